@@ -1,0 +1,66 @@
+# perfcore: `make demo` and `make test` do everything on a fresh machine (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYO3_PYTHON := $(CURDIR)/$(PY)
+export CARGO_TERM_COLOR ?= never
+# hypothesis profile: quick for `make test`, long for `make soak`
+export PERFCORE_HYPOTHESIS_PROFILE ?= ci
+
+.PHONY: demo test develop rust-checks rust-test bench-smoke py-test stubcheck bench soak lint clean perf-tool
+
+demo: develop
+	$(VENV)/bin/perfcore demo
+
+test: rust-checks rust-test bench-smoke develop py-test stubcheck
+	@echo "make test: all checks passed"
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.deps: requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Debian's linux-perf, for the differential tests against the real perf tool.
+perf-tool:
+	@if ! command -v perf >/dev/null 2>&1; then \
+	  echo "installing linux-perf (perf not found)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null; \
+	fi
+
+# Build the extension (release) into the venv; cargo makes this a no-op when nothing changed.
+develop: $(VENV)/.deps perf-tool
+	$(VENV)/bin/maturin develop --release --quiet --uv 2>/dev/null || $(VENV)/bin/maturin develop --release --quiet
+
+rust-checks: $(VENV)/.deps
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+rust-test: $(VENV)/.deps
+	cargo test --locked
+
+bench-smoke: $(VENV)/.deps
+	cargo test --locked --benches
+
+py-test: develop
+	$(PY) -m pytest -q tests
+
+stubcheck: develop
+	$(PY) -m mypy.stubtest perfcore._core --allowlist .stubtest-allowlist
+	$(PY) -m mypy --strict python/perfcore
+
+bench: develop
+	cargo bench --bench '*' -- --noplot
+	$(PY) -m pytest -q benches/python --benchmark-enable --benchmark-only
+
+soak: develop
+	PERFCORE_HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q tests/stateful -p no:randomly
+
+lint: rust-checks stubcheck
+
+clean:
+	rm -rf $(VENV) target

@@ -1,0 +1,9 @@
+//! perfcore: an executable model of the Linux perf_events core (`kernel/events/`), with Linux
+//! 6.18 on x86-64 and 4 KiB pages as its reference semantics. This crate is the pure-Rust
+//! engine; the Python bindings live in `rust/py`. Facts behind every module are in the
+//! project's `spec/` notes; each module names the kernel functions it models.
+
+pub mod abi;
+pub mod error;
+
+pub use error::{Errno, Error, Result};
