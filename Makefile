@@ -34,7 +34,7 @@ perf-tool:
 
 # Build the extension (release) into the venv; cargo makes this a no-op when nothing changed.
 develop: $(VENV)/.deps perf-tool
-	$(VENV)/bin/maturin develop --release --quiet --uv 2>/dev/null || $(VENV)/bin/maturin develop --release --quiet
+	$(VENV)/bin/maturin develop --release --quiet
 
 rust-checks: $(VENV)/.deps
 	cargo fmt --all --check

@@ -5,5 +5,11 @@
 
 pub mod abi;
 pub mod error;
+pub mod events;
+pub mod machine;
+pub mod machine_settings;
+pub mod pmu;
+pub mod task;
 
 pub use error::{Errno, Error, Result};
+pub use machine::{Machine, MachineConfig};

@@ -433,8 +433,7 @@ mod tests {
     #[test]
     fn flag_bits_decode_a_real_perf_record_flag_word() {
         let a = PerfEventAttr { flags: 0x6194_3303, ..PerfEventAttr::new() };
-        let set: Vec<&str> =
-            AttrFlag::ALL.iter().filter(|(f, _, _)| a.flag(*f)).map(|(_, n, _)| *n).collect();
+        let set: Vec<&str> = AttrFlag::ALL.iter().filter(|(f, _, _)| a.flag(*f)).map(|(_, n, _)| *n).collect();
         assert_eq!(
             set,
             [
