@@ -1,6 +1,20 @@
 """Type stub of the perfcore._core extension module (hand-written; checked by stubtest)."""
 
-from typing import Any
+from typing import Any, final
+
+__all__ = [
+    "__version__",
+    "PerfError",
+    "UsageError",
+    "NotFoundError",
+    "InternalError",
+    "_force_panic",
+    "abi_constants",
+    "abi_names",
+    "Attr",
+    "Machine",
+    "Event",
+]
 
 __version__: str
 
@@ -20,10 +34,11 @@ def _force_panic() -> None: ...
 def abi_constants() -> dict[str, int]: ...
 def abi_names() -> dict[str, dict[str, int]]: ...
 
+@final
 class Attr:
     """``struct perf_event_attr``; every uapi field and flag is an int attribute."""
 
-    def __init__(self, **fields: int | bool | str) -> None: ...
+    def __new__(cls, **fields: int | bool | str) -> Attr: ...
     def to_bytes(self, size: int | None = None) -> bytes: ...
     @staticmethod
     def from_bytes(data: bytes) -> Attr: ...
@@ -32,9 +47,10 @@ class Attr:
     def to_dict(self) -> dict[str, int]: ...
     def replace(self, **fields: int | bool | str) -> Attr: ...
     def __getattr__(self, name: str) -> int: ...
-    def __setattr__(self, name: str, value: int | bool | str) -> None: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __setattr__(self, name: str, value: int | bool | str, /) -> None: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
+@final
 class Event:
     """Handle of an open event (the model's fd)."""
 
@@ -59,14 +75,15 @@ class Event:
     @property
     def is_open(self) -> bool: ...
     def close(self) -> None: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Machine:
     """A simulated machine (CPUs, sysctls, caller credentials, PMUs, tasks, events)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         preset: str = "software-only",
         nr_cpus: int = 8,
         *,
@@ -75,7 +92,7 @@ class Machine:
         perf_event_max_sample_rate: int = 100000,
         perf_event_max_stack: int = 127,
         perf_event_mlock_kb: int = 516,
-    ) -> None: ...
+    ) -> Machine: ...
     @staticmethod
     def presets() -> list[tuple[str, str]]: ...
     @property

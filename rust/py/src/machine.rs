@@ -180,7 +180,8 @@ impl PyMachine {
     /// `perf_event_open(attr, pid, cpu, group_fd, flags)`. `attr` is an `Attr`, `bytes` or a
     /// `bytearray` (which, like user memory, receives the kernel's size on E2BIG). Raises
     /// `PerfError` with the kernel's errno.
-    #[pyo3(signature = (attr, pid = -1, cpu = -1, group = None, flags = None))]
+    #[pyo3(signature = (attr, pid = -1, cpu = -1, group = None, flags = None),
+           text_signature = "(self, /, attr, pid=-1, cpu=-1, group=None, flags=None)")]
     fn perf_event_open(
         &self,
         attr: &Bound<'_, PyAny>,
