@@ -29,6 +29,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 /// No object / no slab.
 const NONE: u32 = u32::MAX;
+/// Metadata mark of an allocated object (free objects hold their freelist link instead).
+const ALLOCATED: u32 = u32::MAX - 1;
+/// Blocks a cache keeps for reuse after discarding slabs (the page allocator's per-CPU page
+/// lists, which return freed pages without going back to the zone).
+pub const PAGE_POOL_MAX: usize = 64;
 /// `SLUB_RED_ACTIVE`: red zone bytes of an allocated object.
 pub const SLUB_RED_ACTIVE: u8 = 0xcc;
 /// `SLUB_RED_INACTIVE`: red zone bytes of a free object.
@@ -73,7 +78,8 @@ enum SlabState {
 /// One slab: its memory and its metadata (`struct slab`).
 struct Slab {
     base: usize,
-    /// `slab->inuse`: allocated objects (exact).
+    /// `slab->inuse`: allocated objects (exact). While the slab is a CPU slab this and `meta`
+    /// live in the `CpuCache` (the fast path touches nothing else).
     inuse: u32,
     /// `slab->freelist`: head of the free objects not on a CPU freelist.
     freelist: u32,
@@ -81,10 +87,9 @@ struct Slab {
     /// Node partial list links (slab ids).
     prev: u32,
     next: u32,
-    /// Freelist links, by object index.
-    link: Box<[u32]>,
-    /// Allocated-object bitmap, by object index.
-    live: Box<[u64]>,
+    /// By object index: the next free object (a freelist link, or `NONE` at the end) for a
+    /// free object, `ALLOCATED` for an allocated one.
+    meta: Box<[u32]>,
 }
 
 /// Per-CPU state (`struct kmem_cache_cpu`).
@@ -98,6 +103,22 @@ struct CpuCache {
     base: usize,
     /// `c->partial`: per-CPU partial slabs, most recent last.
     partial: Vec<u32>,
+    /// The CPU slab's metadata and in-use count, moved here while it is frozen.
+    meta: Box<[u32]>,
+    inuse: u32,
+}
+
+impl CpuCache {
+    fn empty() -> Self {
+        CpuCache {
+            freelist: NONE,
+            slab: NONE,
+            base: 0,
+            partial: Vec::new(),
+            meta: Box::new([]),
+            inuse: 0,
+        }
+    }
 }
 
 /// Counters of what the cache did.
@@ -107,10 +128,12 @@ pub struct CacheCounters {
     pub allocs: u64,
     /// Objects freed (total).
     pub frees: u64,
-    /// Allocations served by the CPU freelist without the slow path.
-    pub alloc_fastpath: u64,
-    /// Frees to the freeing CPU's own slab.
-    pub free_fastpath: u64,
+    /// Allocations that took the slow path (`___slab_alloc()`); the others popped the CPU
+    /// freelist.
+    pub alloc_slowpath: u64,
+    /// Frees that took the slow path (`__slab_free()` or a debug check); the others pushed on
+    /// the CPU freelist.
+    pub free_slowpath: u64,
     /// Slabs obtained from the page allocator.
     pub slabs_allocated: u64,
     /// Slabs given back to the page allocator.
@@ -119,10 +142,18 @@ pub struct CacheCounters {
 
 /// Why an address is not a live object of this cache.
 #[derive(Debug)]
+#[allow(clippy::enum_variant_names)]
 enum Bad {
     NotInCache,
-    NotObjectStart { slab: usize, idx: usize, into: usize },
-    NotLive { slab: usize, idx: usize },
+    NotObjectStart {
+        slab: usize,
+        idx: usize,
+        into: usize,
+    },
+    NotLive {
+        slab: usize,
+        idx: usize,
+    },
 }
 
 /// A SLUB-style cache of equally sized objects (`struct kmem_cache`).
@@ -143,8 +174,9 @@ pub struct KmemCache {
     node_tail: u32,
     nr_partial: usize,
     nr_slabs: usize,
-    inuse: usize,
     counters: CacheCounters,
+    /// Released slab blocks kept for reuse (base address, metadata).
+    pool: Vec<(usize, Box<[u32]>)>,
     destroyed: bool,
 }
 
@@ -154,7 +186,7 @@ impl std::fmt::Debug for KmemCache {
             .field("name", &self.name)
             .field("layout", &self.layout)
             .field("nr_slabs", &self.nr_slabs)
-            .field("inuse", &self.inuse)
+            .field("inuse", &self.inuse())
             .finish()
     }
 }
@@ -162,13 +194,18 @@ impl std::fmt::Debug for KmemCache {
 impl KmemCache {
     /// `kmem_cache_create(name, size, align, flags, NULL)` on a machine with `nr_cpus` present
     /// CPUs (which sets the slab order through `calculate_order()`).
-    pub fn new(name: &str, size: usize, align: usize, flags: SlabFlags, nr_cpus: usize) -> Result<Self> {
+    pub fn new(
+        name: &str,
+        size: usize,
+        align: usize,
+        flags: SlabFlags,
+        nr_cpus: usize,
+    ) -> Result<Self> {
         if name.is_empty() {
             return Err(Error::Usage("kmem_cache name is empty".into()));
         }
         let layout = SlabLayout::new(size, align, flags, nr_cpus)?;
         let slab_bytes = layout.slab_bytes();
-        let cpu = CpuCache { freelist: NONE, slab: NONE, base: 0, partial: Vec::new() };
         Ok(KmemCache {
             name: name.to_string(),
             flags,
@@ -180,13 +217,13 @@ impl KmemCache {
             slabs: Vec::new(),
             free_ids: Vec::new(),
             by_base: AddrMap::default(),
-            cpus: vec![cpu; nr_cpus],
+            cpus: (0..nr_cpus).map(|_| CpuCache::empty()).collect(),
             node_head: NONE,
             node_tail: NONE,
             nr_partial: 0,
             nr_slabs: 0,
-            inuse: 0,
             counters: CacheCounters::default(),
+            pool: Vec::new(),
             destroyed: false,
         })
     }
@@ -213,7 +250,7 @@ impl KmemCache {
 
     /// Objects allocated right now.
     pub fn inuse(&self) -> usize {
-        self.inuse
+        (self.counters.allocs - self.counters.frees) as usize
     }
 
     /// What the cache has done so far.
@@ -256,14 +293,10 @@ impl KmemCache {
         };
         let idx = c.freelist;
         if idx != NONE {
-            let slab = &mut self.slabs[c.slab as usize];
             let i = idx as usize;
-            c.freelist = slab.link[i];
-            slab.live[i >> 6] |= 1 << (i & 63);
-            slab.inuse += 1;
-            self.inuse += 1;
+            c.freelist = std::mem::replace(&mut c.meta[i], ALLOCATED);
+            c.inuse += 1;
             self.counters.allocs += 1;
-            self.counters.alloc_fastpath += 1;
             let addr = c.base + i * self.layout.size + self.layout.red_left_pad;
             if self.red_zone {
                 self.paint(addr, SLUB_RED_ACTIVE);
@@ -294,17 +327,16 @@ impl KmemCache {
         if base == c.base && c.slab != NONE && !self.red_zone {
             let off = addr.wrapping_sub(base + self.layout.red_left_pad);
             let idx = ((off as u64 * self.recip) >> 40) as usize;
-            if off < self.slab_bytes && idx < self.layout.objects && idx * self.layout.size == off {
-                let slab = &mut self.slabs[c.slab as usize];
-                let (w, b) = (idx >> 6, 1u64 << (idx & 63));
-                if slab.live[w] & b != 0 {
-                    slab.live[w] &= !b;
-                    slab.inuse -= 1;
-                    self.inuse -= 1;
+            if off < self.slab_bytes
+                && idx < self.layout.objects
+                && idx * self.layout.size == off
+                && c.meta[idx] == ALLOCATED
+            {
+                {
+                    c.inuse -= 1;
                     self.counters.frees += 1;
-                    self.counters.free_fastpath += 1;
                     let next = c.freelist;
-                    slab.link[idx] = next;
+                    c.meta[idx] = next;
                     let next_addr = if next == NONE {
                         0
                     } else {
@@ -313,7 +345,10 @@ impl KmemCache {
                     // SAFETY: `addr` is a live object of this cache's slab at `base` (checked
                     // above) and `offset + 8 <= inuse <= stride`, so the word is inside the slot.
                     unsafe {
-                        std::ptr::write_unaligned((addr + self.layout.offset) as *mut usize, next_addr)
+                        std::ptr::write_unaligned(
+                            (addr + self.layout.offset) as *mut usize,
+                            next_addr,
+                        )
                     };
                     c.freelist = idx as u32;
                     return Ok(());
@@ -343,11 +378,17 @@ impl KmemCache {
             } else {
                 (slot, rel.wrapping_sub(start))
             };
-            return Err(Bad::NotObjectStart { slab: base, idx, into });
+            return Err(Bad::NotObjectStart {
+                slab: base,
+                idx,
+                into,
+            });
         }
-        let slab = &self.slabs[id as usize];
-        if slab.live[slot >> 6] & (1 << (slot & 63)) == 0 {
-            return Err(Bad::NotLive { slab: base, idx: slot });
+        if self.meta_of(id)[slot] != ALLOCATED {
+            return Err(Bad::NotLive {
+                slab: base,
+                idx: slot,
+            });
         }
         Ok((id, slot))
     }
@@ -375,7 +416,9 @@ impl KmemCache {
         if self.destroyed {
             return Err(self.destroyed_error());
         }
-        self.locate(addr).map(|_| ()).map_err(|b| self.bad_error("kmem_cache_check", addr, b))
+        self.locate(addr)
+            .map(|_| ())
+            .map_err(|b| self.bad_error("kmem_cache_check", addr, b))
     }
 
     /// The `object_size` bytes of the live object at `addr`.
@@ -402,7 +445,11 @@ impl KmemCache {
         // its slot, which lies in a slab this cache owns.
         unsafe {
             std::ptr::write_bytes((addr - l.red_left_pad) as *mut u8, byte, l.red_left_pad);
-            std::ptr::write_bytes((addr + l.object_size) as *mut u8, byte, l.inuse - l.object_size);
+            std::ptr::write_bytes(
+                (addr + l.object_size) as *mut u8,
+                byte,
+                l.inuse - l.object_size,
+            );
         }
     }
 
@@ -411,7 +458,9 @@ impl KmemCache {
     fn check_paint(&self, addr: usize, byte: u8) -> Option<isize> {
         let l = &self.layout;
         // SAFETY: as in `paint`.
-        let left = unsafe { std::slice::from_raw_parts((addr - l.red_left_pad) as *const u8, l.red_left_pad) };
+        let left = unsafe {
+            std::slice::from_raw_parts((addr - l.red_left_pad) as *const u8, l.red_left_pad)
+        };
         // SAFETY: as in `paint`.
         let right = unsafe {
             std::slice::from_raw_parts((addr + l.object_size) as *const u8, l.inuse - l.object_size)
@@ -419,7 +468,10 @@ impl KmemCache {
         if let Some(p) = left.iter().position(|&b| b != byte) {
             return Some(p as isize - l.red_left_pad as isize);
         }
-        right.iter().position(|&b| b != byte).map(|p| (l.object_size + p) as isize)
+        right
+            .iter()
+            .position(|&b| b != byte)
+            .map(|p| (l.object_size + p) as isize)
     }
 
     #[cold]
@@ -440,9 +492,8 @@ impl KmemCache {
                     break;
                 }
                 // The CPU slab is exhausted: it becomes full and leaves the CPU.
-                s.state = SlabState::Full;
-                c.slab = NONE;
-                c.base = 0;
+                let id = self.unfreeze(cpu);
+                self.slabs[id as usize].state = SlabState::Full;
             }
             if let Some(id) = self.cpus[cpu].partial.pop() {
                 self.make_cpu_slab(cpu, id);
@@ -455,9 +506,8 @@ impl KmemCache {
             let id = self.new_slab()?;
             self.make_cpu_slab(cpu, id);
         }
-        let addr = self.alloc(cpu)?;
-        self.counters.alloc_fastpath -= 1;
-        Ok(addr)
+        self.counters.alloc_slowpath += 1;
+        self.alloc(cpu)
     }
 
     /// Install slab `id` as `cpu`'s slab, moving its freelist to the CPU.
@@ -468,6 +518,30 @@ impl KmemCache {
         c.slab = id;
         c.base = s.base;
         c.freelist = std::mem::replace(&mut s.freelist, NONE);
+        c.meta = std::mem::take(&mut s.meta);
+        c.inuse = s.inuse;
+    }
+
+    /// Give `cpu`'s slab its metadata back and detach it from the CPU (the caller decides
+    /// its new state and what happens to the CPU freelist). Returns its id.
+    fn unfreeze(&mut self, cpu: usize) -> u32 {
+        let c = &mut self.cpus[cpu];
+        let id = c.slab;
+        let s = &mut self.slabs[id as usize];
+        s.meta = std::mem::take(&mut c.meta);
+        s.inuse = c.inuse;
+        s.state = SlabState::Full;
+        c.slab = NONE;
+        c.base = 0;
+        id
+    }
+
+    /// The metadata of slab `id`, wherever it currently is.
+    fn meta_of(&self, id: u32) -> &[u32] {
+        match self.slabs[id as usize].state {
+            SlabState::Cpu(o) => &self.cpus[o as usize].meta,
+            _ => &self.slabs[id as usize].meta,
+        }
     }
 
     /// `get_partial_node()`: the first node partial slab becomes the CPU slab; more go to the
@@ -491,20 +565,31 @@ impl KmemCache {
     /// `new_slab()`: a zeroed, naturally aligned block from the page allocator, with all its
     /// objects on the slab freelist in address order.
     fn new_slab(&mut self) -> Result<u32> {
-        let lay = Layout::from_size_align(self.slab_bytes, self.slab_bytes)
-            .map_err(|e| Error::Internal(format!("slab layout: {e}")))?;
-        // SAFETY: `lay` has a nonzero size (at least one page).
-        let mem = unsafe { std::alloc::alloc_zeroed(lay) };
-        if mem.is_null() {
-            return Err(Error::perf(
-                Errno::ENOMEM,
-                format!("kmem_cache {}: no memory for an order-{} slab", self.name, self.layout.order),
-            ));
-        }
-        let base = mem as usize;
         let n = self.layout.objects;
-        let mut link: Box<[u32]> = (1..=n as u32).collect();
-        link[n - 1] = NONE;
+        let (base, mut meta) = match self.pool.pop() {
+            Some(b) => b,
+            None => {
+                let lay = Layout::from_size_align(self.slab_bytes, self.slab_bytes)
+                    .map_err(|e| Error::Internal(format!("slab layout: {e}")))?;
+                // SAFETY: `lay` has a nonzero size (at least one page). Zeroed, so every byte a
+                // caller can read through `object_bytes` is initialised.
+                let mem = unsafe { std::alloc::alloc_zeroed(lay) };
+                if mem.is_null() {
+                    return Err(Error::perf(
+                        Errno::ENOMEM,
+                        format!(
+                            "kmem_cache {}: no memory for an order-{} slab",
+                            self.name, self.layout.order
+                        ),
+                    ));
+                }
+                (mem as usize, vec![0u32; n].into_boxed_slice())
+            }
+        };
+        for (i, m) in meta.iter_mut().enumerate() {
+            *m = i as u32 + 1;
+        }
+        meta[n - 1] = NONE;
         let slab = Slab {
             base,
             inuse: 0,
@@ -512,8 +597,7 @@ impl KmemCache {
             state: SlabState::Full,
             prev: NONE,
             next: NONE,
-            link,
-            live: vec![0u64; n.div_ceil(64)].into_boxed_slice(),
+            meta,
         };
         let id = match self.free_ids.pop() {
             Some(id) => {
@@ -528,7 +612,11 @@ impl KmemCache {
         self.by_base.insert(base, id);
         self.nr_slabs += 1;
         self.counters.slabs_allocated += 1;
-        let (stride, pad, off) = (self.layout.size, self.layout.red_left_pad, self.layout.offset);
+        let (stride, pad, off) = (
+            self.layout.size,
+            self.layout.red_left_pad,
+            self.layout.offset,
+        );
         for i in 0..n {
             let obj = base + i * stride + pad;
             let next = if i + 1 < n { obj + stride } else { 0 };
@@ -547,15 +635,21 @@ impl KmemCache {
         self.by_base.remove(&base);
         let s = &mut self.slabs[id as usize];
         s.base = 0;
-        s.link = Box::new([]);
-        s.live = Box::new([]);
+        let meta = std::mem::take(&mut s.meta);
         self.free_ids.push(id);
         self.nr_slabs -= 1;
         self.counters.slabs_freed += 1;
+        if self.pool.len() < PAGE_POOL_MAX && !self.destroyed {
+            self.pool.push((base, meta));
+            return;
+        }
         // SAFETY: `base` came from `alloc_zeroed` with this exact layout in `new_slab` and is
         // released once: its id is now free and its base is gone from `by_base`.
         unsafe {
-            std::alloc::dealloc(base as *mut u8, Layout::from_size_align_unchecked(self.slab_bytes, self.slab_bytes))
+            std::alloc::dealloc(
+                base as *mut u8,
+                Layout::from_size_align_unchecked(self.slab_bytes, self.slab_bytes),
+            )
         };
     }
 
@@ -626,7 +720,9 @@ impl KmemCache {
         if self.destroyed {
             return Err(self.destroyed_error());
         }
-        let (id, idx) = self.locate(addr).map_err(|b| self.bad_error("kmem_cache_free", addr, b))?;
+        let (id, idx) = self
+            .locate(addr)
+            .map_err(|b| self.bad_error("kmem_cache_free", addr, b))?;
         if self.red_zone {
             if let Some(at) = self.check_paint(addr, SLUB_RED_ACTIVE) {
                 return Err(Error::Usage(format!(
@@ -638,16 +734,34 @@ impl KmemCache {
         }
         let base = self.slabs[id as usize].base;
         self.counters.frees += 1;
-        self.inuse -= 1;
-        let c = &mut self.cpus[cpu];
-        let s = &mut self.slabs[id as usize];
-        s.live[idx >> 6] &= !(1 << (idx & 63));
-        s.inuse -= 1;
-        let own = c.slab == id;
-        let head = if own { &mut c.freelist } else { &mut s.freelist };
-        let prior = *head;
-        s.link[idx] = prior;
-        *head = idx as u32;
+        self.counters.free_slowpath += 1;
+        let state = self.slabs[id as usize].state;
+        let own = state == SlabState::Cpu(cpu as u32);
+        let prior = if own {
+            self.cpus[cpu].freelist
+        } else {
+            self.slabs[id as usize].freelist
+        };
+        let empty = {
+            let (meta, inuse) = match state {
+                SlabState::Cpu(o) => {
+                    let c = &mut self.cpus[o as usize];
+                    (&mut c.meta, &mut c.inuse)
+                }
+                _ => {
+                    let s = &mut self.slabs[id as usize];
+                    (&mut s.meta, &mut s.inuse)
+                }
+            };
+            meta[idx] = prior;
+            *inuse -= 1;
+            *inuse == 0
+        };
+        if own {
+            self.cpus[cpu].freelist = idx as u32;
+        } else {
+            self.slabs[id as usize].freelist = idx as u32;
+        }
         let next_addr = if prior == NONE {
             0
         } else {
@@ -657,21 +771,20 @@ impl KmemCache {
         // word at `offset` lies inside its slot.
         unsafe { std::ptr::write_unaligned((addr + self.layout.offset) as *mut usize, next_addr) };
         if own {
-            self.counters.free_fastpath += 1;
             return Ok(());
         }
         // __slab_free(): the slab is not this CPU's.
-        let state = s.state;
-        let empty = s.inuse == 0;
         match state {
             SlabState::Cpu(_) | SlabState::CpuPartial(_) => {}
             SlabState::Full => {
                 if self.layout.cpu_partial_slabs > 0 {
                     self.put_cpu_partial(cpu, id);
-                } else if empty && self.nr_partial >= self.layout.min_partial {
-                    self.discard_slab(id);
                 } else {
                     self.node_push_tail(id);
+                    if empty && self.nr_partial >= self.layout.min_partial {
+                        self.node_remove(id);
+                        self.discard_slab(id);
+                    }
                 }
             }
             SlabState::NodePartial => {
@@ -688,18 +801,15 @@ impl KmemCache {
     /// (what `flush_all()` does), then `kmem_cache_shrink()`: discard every empty slab.
     pub fn shrink(&mut self) {
         for cpu in 0..self.cpus.len() {
-            let c = &mut self.cpus[cpu];
-            let id = c.slab;
-            if id != NONE {
+            if self.cpus[cpu].slab != NONE {
                 // Objects on the CPU freelist go back to the slab freelist.
-                let cf = std::mem::replace(&mut c.freelist, NONE);
-                c.slab = NONE;
-                c.base = 0;
+                let cf = std::mem::replace(&mut self.cpus[cpu].freelist, NONE);
+                let id = self.unfreeze(cpu);
                 let s = &mut self.slabs[id as usize];
                 let mut i = cf;
                 while i != NONE {
-                    let nx = s.link[i as usize];
-                    s.link[i as usize] = s.freelist;
+                    let nx = s.meta[i as usize];
+                    s.meta[i as usize] = s.freelist;
                     s.freelist = i;
                     i = nx;
                 }
@@ -726,17 +836,13 @@ impl KmemCache {
 
     /// Addresses of all allocated objects, in address order within each slab.
     pub fn live_objects(&self) -> Vec<usize> {
-        let mut out = Vec::with_capacity(self.inuse);
+        let mut out = Vec::with_capacity(self.inuse());
         let mut bases: Vec<(usize, u32)> = self.by_base.iter().map(|(b, i)| (*b, *i)).collect();
         bases.sort_unstable();
         for (base, id) in bases {
-            let s = &self.slabs[id as usize];
-            for (w, word) in s.live.iter().enumerate() {
-                let mut m = *word;
-                while m != 0 {
-                    let i = w * 64 + m.trailing_zeros() as usize;
+            for (i, m) in self.meta_of(id).iter().enumerate() {
+                if *m == ALLOCATED {
                     out.push(base + i * self.layout.size + self.layout.red_left_pad);
-                    m &= m - 1;
                 }
             }
         }
@@ -751,9 +857,13 @@ impl KmemCache {
         if self.destroyed {
             return Err(self.destroyed_error());
         }
-        if self.inuse > 0 {
+        if self.inuse() > 0 {
             let live = self.live_objects();
-            let mut list: Vec<String> = live.iter().take(LIST_MAX).map(|a| format!("0x{a:x}")).collect();
+            let mut list: Vec<String> = live
+                .iter()
+                .take(LIST_MAX)
+                .map(|a| format!("0x{a:x}"))
+                .collect();
             if live.len() > LIST_MAX {
                 list.push(format!("... and {} more", live.len() - LIST_MAX));
             }
@@ -771,15 +881,30 @@ impl KmemCache {
     }
 
     fn release_all(&mut self) {
+        for cpu in 0..self.cpus.len() {
+            if self.cpus[cpu].slab != NONE {
+                self.unfreeze(cpu);
+            }
+        }
         let ids: Vec<u32> = self.by_base.values().copied().collect();
         for id in ids {
             self.discard_slab(id);
+        }
+        for (base, _) in std::mem::take(&mut self.pool) {
+            // SAFETY: pooled blocks came from `alloc_zeroed` with this layout in `new_slab` and
+            // left the pool just now, so each is released once.
+            unsafe {
+                std::alloc::dealloc(
+                    base as *mut u8,
+                    Layout::from_size_align_unchecked(self.slab_bytes, self.slab_bytes),
+                )
+            };
         }
         self.node_head = NONE;
         self.node_tail = NONE;
         self.nr_partial = 0;
         for c in &mut self.cpus {
-            *c = CpuCache { freelist: NONE, slab: NONE, base: 0, partial: Vec::new() };
+            *c = CpuCache::empty();
         }
     }
 
@@ -810,7 +935,7 @@ impl KmemCache {
             pagesperslab: 1 << l.order,
             active_slabs: self.nr_slabs,
             num_slabs: self.nr_slabs,
-            inuse_objs: self.inuse,
+            inuse_objs: self.inuse(),
             object_size: l.object_size,
             padding_bytes: num_objs * (l.size - l.object_size),
             tail_waste_bytes: self.nr_slabs * l.tail_waste(),
@@ -878,13 +1003,20 @@ mod tests {
         let mut c = cache(100, 0, SlabFlags::empty(), 2);
         let a = c.alloc(0).unwrap();
         let e = c.free(a + 8, 0).unwrap_err().to_string();
-        assert!(e.contains("not an object start") && e.contains("kmem_cache_free(t)"), "{e}");
+        assert!(
+            e.contains("not an object start") && e.contains("kmem_cache_free(t)"),
+            "{e}"
+        );
         c.free(a, 1).unwrap();
         let e = c.free(a, 1).unwrap_err().to_string();
         assert!(e.contains("double free"), "{e}");
         let e = c.free(0x1000, 0).unwrap_err().to_string();
         assert!(e.contains("not in any slab"), "{e}");
-        assert!(c.alloc(2).unwrap_err().to_string().contains("cpu 2 out of range"));
+        assert!(c
+            .alloc(2)
+            .unwrap_err()
+            .to_string()
+            .contains("cpu 2 out of range"));
         assert_eq!(c.inuse(), 0);
     }
 

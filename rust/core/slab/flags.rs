@@ -41,7 +41,11 @@ impl SlabFlags {
             return Err(Error::Usage(format!(
                 "kmem_cache flags 0x{bits:x} have unsupported bits 0x{:x} (supported: {})",
                 bits & !known,
-                SlabFlags::NAMED.iter().map(|(n, f)| format!("{n}=0x{:x}", f.0)).collect::<Vec<_>>().join(", ")
+                SlabFlags::NAMED
+                    .iter()
+                    .map(|(n, f)| format!("{n}=0x{:x}", f.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         Ok(SlabFlags(bits))
@@ -58,8 +62,8 @@ impl SlabFlags {
                 Some((_, f)) => out = out | *f,
                 None => {
                     return Err(Error::Usage(format!(
-                        "kmem_cache flag {tok:?} is not supported (supported: HWCACHE_ALIGN, RED_ZONE)"
-                    )))
+                    "kmem_cache flag {tok:?} is not supported (supported: HWCACHE_ALIGN, RED_ZONE)"
+                )))
                 }
             }
         }
@@ -81,8 +85,11 @@ impl std::ops::BitOr for SlabFlags {
 
 impl fmt::Display for SlabFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> =
-            SlabFlags::NAMED.iter().filter(|(_, fl)| self.contains(*fl)).map(|(n, _)| *n).collect();
+        let names: Vec<&str> = SlabFlags::NAMED
+            .iter()
+            .filter(|(_, fl)| self.contains(*fl))
+            .map(|(n, _)| *n)
+            .collect();
         f.write_str(&names.join("|"))
     }
 }
@@ -100,6 +107,9 @@ mod tests {
         let e = SlabFlags::parse("POISON").unwrap_err().to_string();
         assert!(e.contains("POISON"), "{e}");
         assert!(SlabFlags::from_bits(0x1).is_err());
-        assert_eq!(SlabFlags::from_bits(0x2400).unwrap(), SlabFlags::HWCACHE_ALIGN | SlabFlags::RED_ZONE);
+        assert_eq!(
+            SlabFlags::from_bits(0x2400).unwrap(),
+            SlabFlags::HWCACHE_ALIGN | SlabFlags::RED_ZONE
+        );
     }
 }

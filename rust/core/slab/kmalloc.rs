@@ -31,7 +31,9 @@ pub const KMALLOC_MAX_CACHE_SIZE: usize = 8192;
 /// `ZERO_SIZE_PTR`: what `kmalloc(0)` returns; `kfree()` accepts it.
 pub const ZERO_SIZE_PTR: usize = 16;
 /// Object sizes of the generic caches on x86-64, kmalloc-8 ... kmalloc-8k.
-pub const KMALLOC_SIZES: [usize; 13] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
+pub const KMALLOC_SIZES: [usize; 13] = [
+    8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
+];
 
 /// Which alignment contract the kmalloc caches follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,10 +70,16 @@ impl KmallocAlignRule {
 
     /// The alignment a caller may rely on for `kmalloc(size)` (the documented guarantee).
     pub fn guaranteed_align(self, size: usize) -> usize {
-        let lowbit = if size == 0 { ARCH_KMALLOC_MINALIGN } else { 1 << size.trailing_zeros() };
+        let lowbit = if size == 0 {
+            ARCH_KMALLOC_MINALIGN
+        } else {
+            1 << size.trailing_zeros()
+        };
         match self {
             KmallocAlignRule::MinAlign => ARCH_KMALLOC_MINALIGN,
-            KmallocAlignRule::PowerOfTwo if size.is_power_of_two() => size.max(ARCH_KMALLOC_MINALIGN),
+            KmallocAlignRule::PowerOfTwo if size.is_power_of_two() => {
+                size.max(ARCH_KMALLOC_MINALIGN)
+            }
             KmallocAlignRule::PowerOfTwo => ARCH_KMALLOC_MINALIGN,
             KmallocAlignRule::LargestPow2Divisor => lowbit.max(ARCH_KMALLOC_MINALIGN),
         }
@@ -142,7 +150,12 @@ impl KmallocModel {
             .iter()
             .map(|&s| KmemCache::new(&class_name(s), s, class_align(s, rule), flags, nr_cpus))
             .collect::<Result<Vec<_>>>()?;
-        Ok(KmallocModel { rule, debug_redzone, caches, large: BTreeMap::new() })
+        Ok(KmallocModel {
+            rule,
+            debug_redzone,
+            caches,
+            large: BTreeMap::new(),
+        })
     }
 
     /// The alignment rule.
@@ -204,11 +217,15 @@ impl KmallocModel {
         }
         let order = get_order(size);
         let bytes = PAGE_SIZE << order;
-        let lay = Layout::from_size_align(bytes, bytes).map_err(|e| Error::Internal(e.to_string()))?;
+        let lay =
+            Layout::from_size_align(bytes, bytes).map_err(|e| Error::Internal(e.to_string()))?;
         // SAFETY: nonzero size.
         let p = unsafe { std::alloc::alloc_zeroed(lay) };
         if p.is_null() {
-            return Err(Error::perf(Errno::ENOMEM, format!("kmalloc_large: no memory for order {order}")));
+            return Err(Error::perf(
+                Errno::ENOMEM,
+                format!("kmalloc_large: no memory for order {order}"),
+            ));
         }
         self.large.insert(p as usize, order);
         Ok(p as usize)
@@ -236,7 +253,10 @@ impl KmallocModel {
                 // SAFETY: `base` was allocated in `kmalloc_large` with this layout and is freed
                 // once (it was just removed from `large`).
                 unsafe {
-                    std::alloc::dealloc(base as *mut u8, Layout::from_size_align_unchecked(bytes, bytes))
+                    std::alloc::dealloc(
+                        base as *mut u8,
+                        Layout::from_size_align_unchecked(bytes, bytes),
+                    )
                 };
                 return Ok(());
             }
@@ -254,7 +274,9 @@ impl KmallocModel {
         }
         match self.large.get(&addr) {
             Some(&order) => Ok(PAGE_SIZE << order),
-            None => Err(Error::Usage(format!("ksize(0x{addr:x}): not a live kmalloc object"))),
+            None => Err(Error::Usage(format!(
+                "ksize(0x{addr:x}): not a live kmalloc object"
+            ))),
         }
     }
 
@@ -272,7 +294,9 @@ impl KmallocModel {
                 debug_assert!(bytes >= XSAVE_FPSSE_SIZE);
                 xsave_into(buf, 0, kind, misaligned)
             }
-            None => Err(Error::Usage(format!("xsave(0x{addr:x}): not a live kmalloc object"))),
+            None => Err(Error::Usage(format!(
+                "xsave(0x{addr:x}): not a live kmalloc object"
+            ))),
         }
     }
 
@@ -292,7 +316,12 @@ impl Drop for KmallocModel {
         for (&base, &order) in &self.large {
             let bytes = PAGE_SIZE << order;
             // SAFETY: every entry of `large` is a live block allocated with this layout.
-            unsafe { std::alloc::dealloc(base as *mut u8, Layout::from_size_align_unchecked(bytes, bytes)) };
+            unsafe {
+                std::alloc::dealloc(
+                    base as *mut u8,
+                    Layout::from_size_align_unchecked(bytes, bytes),
+                )
+            };
         }
     }
 }
@@ -336,7 +365,11 @@ mod tests {
         let a = m.kmalloc(10_000, 0).unwrap();
         assert_eq!(a % 16384, 0);
         assert_eq!(m.ksize(a).unwrap(), 16384);
-        assert!(m.kfree(a + 8, 0).unwrap_err().to_string().contains("not an object start"));
+        assert!(m
+            .kfree(a + 8, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("not an object start"));
         m.kfree(a, 0).unwrap();
         assert!(m.kfree(a, 0).is_err());
         assert!(m.kmalloc(KMALLOC_MAX_SIZE + 1, 0).unwrap_err().errno() == Some(Errno::ENOMEM));

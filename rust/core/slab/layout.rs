@@ -107,7 +107,8 @@ pub fn calculate_order(size: usize, nr_cpus: usize) -> Result<u32> {
     let min_objects = auto_min_objects(nr_cpus);
     let max_objects = order_objects(SLUB_MAX_ORDER, size).max(1);
     let min_objects = min_objects.min(max_objects);
-    let min_order = SLUB_MIN_ORDER.max(get_order(min_objects * size));
+    // max(slub_min_order, ...) with slub_min_order at its default 0.
+    let min_order = get_order(min_objects * size);
     if order_objects(min_order, size) > MAX_OBJS_PER_PAGE {
         return Ok(get_order(size * MAX_OBJS_PER_PAGE) - 1);
     }
@@ -169,7 +170,9 @@ impl SlabLayout {
     /// with `nr_cpus` present CPUs. Errors name the bad argument.
     pub fn new(object_size: usize, align: usize, flags: SlabFlags, nr_cpus: usize) -> Result<Self> {
         if object_size == 0 {
-            return Err(Error::Usage("kmem_cache size 0: objects must be at least 1 byte".into()));
+            return Err(Error::Usage(
+                "kmem_cache size 0: objects must be at least 1 byte".into(),
+            ));
         }
         if object_size > KMALLOC_MAX_SIZE {
             return Err(Error::Usage(format!(
@@ -177,7 +180,9 @@ impl SlabLayout {
             )));
         }
         if align != 0 && !align.is_power_of_two() {
-            return Err(Error::Usage(format!("kmem_cache align {align} is not a power of two")));
+            return Err(Error::Usage(format!(
+                "kmem_cache align {align} is not a power of two"
+            )));
         }
         if align > KMALLOC_MAX_SIZE {
             return Err(Error::Usage(format!(
@@ -185,7 +190,9 @@ impl SlabLayout {
             )));
         }
         if nr_cpus == 0 || nr_cpus > 8192 {
-            return Err(Error::Usage(format!("nr_cpus {nr_cpus} must be in 1..=8192")));
+            return Err(Error::Usage(format!(
+                "nr_cpus {nr_cpus} must be in 1..=8192"
+            )));
         }
         let align = calculate_alignment(flags, align, object_size);
         let red_zone = flags.contains(SlabFlags::RED_ZONE);

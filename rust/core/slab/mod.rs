@@ -5,12 +5,12 @@
 //! per-CPU freelists and partial lists go; facts: spec/task-data-slab-page-size.md part B and
 //! §A.2/§A.5 (why perf moved `task_ctx_data` from `kzalloc()` to a per-PMU `kmem_cache`).
 //!
-//! - [`layout`]: `calculate_alignment()`, `calculate_sizes()`, `calculate_order()`.
-//! - [`cache`]: [`KmemCache`], alloc / zalloc / free / shrink / destroy.
-//! - [`kmalloc`]: [`KmallocModel`], kmalloc-8 ... kmalloc-8k and large allocations.
-//! - [`slabinfo`]: [`SlabInfo`], one `/proc/slabinfo` row.
-//! - [`xsave`]: runtime-detected `XSAVE`/`XSAVEC` into objects and buffers.
-//! - [`flags`]: [`SlabFlags`].
+//! - [`layout`] models `calculate_alignment()`, `calculate_sizes()`, `calculate_order()`.
+//! - [`cache`] models [`KmemCache`], alloc / zalloc / free / shrink / destroy.
+//! - [`kmalloc`] models [`KmallocModel`], kmalloc-8 ... kmalloc-8k and large allocations.
+//! - [`slabinfo`] models [`SlabInfo`], one `/proc/slabinfo` row.
+//! - [`xsave`] models runtime-detected `XSAVE`/`XSAVEC` into objects and buffers.
+//! - [`flags`] holds [`SlabFlags`], the creation flags.
 
 pub mod cache;
 pub mod flags;

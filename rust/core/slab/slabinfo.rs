@@ -112,7 +112,10 @@ mod tests {
             full_slabs: 0,
         };
         let line = r.proc_line();
-        let nums: Vec<u64> = line.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+        let nums: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|t| t.parse().ok())
+            .collect();
         assert_eq!(nums, vec![39, 78, 832, 39, 8, 0, 0, 0, 2, 2, 0]);
         assert!(line.starts_with("x86_lbr "));
         assert!(format_proc_slabinfo(&[r]).starts_with("slabinfo - version: 2.1\n"));

@@ -44,7 +44,10 @@ pub fn xsave_support() -> XsaveSupport {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        XsaveSupport { xsave: false, xsavec: false }
+        XsaveSupport {
+            xsave: false,
+            xsavec: false,
+        }
     }
 }
 
@@ -108,7 +111,12 @@ pub enum Misaligned {
 /// `XSAVE`/`XSAVEC` into `buf[offset..offset + 576]`. Out-of-bounds targets are always an
 /// error; a target that is not 64-byte aligned is refused or executed (and the process killed)
 /// according to `misaligned`.
-pub fn xsave_into(buf: &mut [u8], offset: usize, kind: XsaveKind, misaligned: Misaligned) -> Result<()> {
+pub fn xsave_into(
+    buf: &mut [u8],
+    offset: usize,
+    kind: XsaveKind,
+    misaligned: Misaligned,
+) -> Result<()> {
     require(kind)?;
     let end = offset.checked_add(XSAVE_FPSSE_SIZE);
     if end.is_none_or(|e| e > buf.len()) {
@@ -146,7 +154,9 @@ pub fn current_mxcsr() -> u32 {
         let mut v: u32 = 0;
         // SAFETY: STMXCSR writes 4 bytes to the given address, which is `v` on our stack; SSE is
         // part of the x86-64 baseline.
-        unsafe { core::arch::asm!("stmxcsr [{}]", in(reg) &mut v, options(nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("stmxcsr [{}]", in(reg) &mut v, options(nostack, preserves_flags))
+        };
         v
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -187,7 +197,11 @@ mod tests {
         }
         let mut b = Aligned([0xee; 1024]);
         xsave_into(&mut b.0, 64, XsaveKind::Standard, Misaligned::Refuse).unwrap();
-        let mx = u32::from_le_bytes(b.0[64 + MXCSR_OFFSET..64 + MXCSR_OFFSET + 4].try_into().unwrap());
+        let mx = u32::from_le_bytes(
+            b.0[64 + MXCSR_OFFSET..64 + MXCSR_OFFSET + 4]
+                .try_into()
+                .unwrap(),
+        );
         assert_eq!(mx, current_mxcsr());
         // Bytes past the image are untouched.
         assert!(b.0[64 + XSAVE_FPSSE_SIZE..].iter().all(|&x| x == 0xee));
