@@ -280,6 +280,24 @@ impl KmallocModel {
         }
     }
 
+    /// The bytes of the live kmalloc object at `addr` (the cache's `object_size`, or the whole
+    /// block of a large allocation).
+    pub fn object_bytes(&self, addr: usize) -> Result<&[u8]> {
+        if let Some(c) = self.caches.iter().find(|c| c.owns(addr)) {
+            return c.object_bytes(addr);
+        }
+        match self.large.get(&addr) {
+            // SAFETY: `addr` is a live large allocation of this many bytes owned by this model;
+            // `&self` keeps it from being freed while the slice lives.
+            Some(&order) => {
+                Ok(unsafe { std::slice::from_raw_parts(addr as *const u8, PAGE_SIZE << order) })
+            }
+            None => Err(Error::Usage(format!(
+                "kmalloc object 0x{addr:x}: not a live kmalloc object"
+            ))),
+        }
+    }
+
     /// `XSAVE`/`XSAVEC` into the live kmalloc object at `addr` (see [`KmemCache::xsave`]).
     pub fn xsave(&mut self, addr: usize, kind: XsaveKind, misaligned: Misaligned) -> Result<()> {
         if let Some(c) = self.caches.iter_mut().find(|c| c.owns(addr)) {

@@ -4,6 +4,7 @@
 
 mod errors;
 mod guard;
+mod slab;
 
 use pyo3::prelude::*;
 
@@ -19,5 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(_force_panic, m)?)?;
+    slab::register(m)?;
     Ok(())
 }
