@@ -9,6 +9,7 @@ pub mod events;
 pub mod machine;
 pub mod machine_settings;
 pub mod pmu;
+pub mod slab;
 pub mod task;
 
 pub use error::{Errno, Error, Result};
