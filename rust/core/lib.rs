@@ -5,5 +5,6 @@
 
 pub mod abi;
 pub mod error;
+pub mod mm;
 
 pub use error::{Errno, Error, Result};
