@@ -30,7 +30,7 @@ pub use kernel::{KernelLayout, KernelRegion};
 pub use mmap::{MapKind, Mapping, MMAP_MIN_ADDR};
 pub use pgtable::{Paging, SIZE_1G, SIZE_2M, SIZE_4K};
 pub use smaps::{parse_smaps, SmapsBuild, SmapsRange};
-pub use spaces::{AddressSpaces, MmConfig, MmId, MmStats, INIT_MM};
+pub use spaces::{AddressSpaces, MmConfig, MmId, MmStats, MmapWriteGuard, INIT_MM};
 pub use walk::{page_size_name, sample_page_sizes, MissingMm, StepWalk, TaskMmView};
 pub use zero_runs::{find_zero_runs, page_size_histogram, ZeroRun};
 

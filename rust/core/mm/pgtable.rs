@@ -188,7 +188,7 @@ const MAX_CHUNKS: usize = MAX_TABLES / TABLES_PER_CHUNK;
 /// never move or shrink, so any index handed out stays readable for the arena's life; reuse of
 /// a freed index is what the grace period (`grace.rs`) guards.
 pub struct TableArena {
-    chunks: Box<[OnceLock<Box<[Table]>>]>,
+    chunks: Box<[OnceLock<Box<[Table; TABLES_PER_CHUNK]>>]>,
 }
 
 impl Default for TableArena {
@@ -211,7 +211,12 @@ impl TableArena {
         let c = (index >> CHUNK_SHIFT) as usize;
         match self.chunks.get(c) {
             Some(slot) => {
-                slot.get_or_init(|| (0..TABLES_PER_CHUNK).map(|_| Table::new()).collect());
+                slot.get_or_init(|| {
+                    let v: Vec<Table> = (0..TABLES_PER_CHUNK).map(|_| Table::new()).collect();
+                    v.into_boxed_slice()
+                        .try_into()
+                        .unwrap_or_else(|_| unreachable!("length is TABLES_PER_CHUNK"))
+                });
                 true
             }
             None => false,
@@ -229,7 +234,7 @@ impl TableArena {
 
     /// Read one entry once (Acquire, pairing with the Release store that published a table
     /// below it). An index that was never backed reads as a non-present entry.
-    #[inline]
+    #[inline(always)]
     pub fn load(&self, table: u32, idx: usize) -> u64 {
         match self.slot(table, idx) {
             Some(a) => a.load(Ordering::Acquire),

@@ -80,6 +80,11 @@ pub(crate) struct Inner {
     pub(crate) splits: u64,
 }
 
+/// The writer lock held (see [`AddressSpaces::mmap_write_lock`]).
+pub struct MmapWriteGuard<'a> {
+    _g: MutexGuard<'a, Inner>,
+}
+
 /// Every address space of one simulated machine. `Send + Sync`: walks run lock-free from any
 /// thread while another thread changes mappings.
 pub struct AddressSpaces {
@@ -153,6 +158,12 @@ impl AddressSpaces {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves consistent-enough state for a model; keep going.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Take the writer lock (the model's `mmap_write_lock()`, one for every mm) and hold it
+    /// until the guard drops. Walks never take it; tests use this to show that.
+    pub fn mmap_write_lock(&self) -> MmapWriteGuard<'_> {
+        MmapWriteGuard { _g: self.lock() }
     }
 
     /// Enter an IRQs-off section (`local_irq_save()`); the walk functions need one.

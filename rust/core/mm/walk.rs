@@ -13,7 +13,7 @@
 //! PTE table it names stays readable until the grace period ends (see `grace.rs`).
 
 use super::grace::IrqOff;
-use super::pgtable::{entry_table, is_leaf, present, Level};
+use super::pgtable::{entry_table, is_leaf, present, Level, Paging, SIZE_1G, SIZE_2M, SIZE_4K};
 use super::spaces::{AddressSpaces, MmId, INIT_MM};
 use crate::abi::sample::{PERF_SAMPLE_CODE_PAGE_SIZE, PERF_SAMPLE_DATA_PAGE_SIZE};
 
@@ -81,19 +81,48 @@ impl AddressSpaces {
     /// level, no allocation, no lock.
     #[inline]
     pub fn perf_get_pgtable_size(&self, _irq: &IrqOff<'_>, mm: MmId, addr: u64) -> u64 {
+        #[inline(always)]
+        fn ix(addr: u64, shift: u32) -> usize {
+            ((addr >> shift) & 511) as usize
+        }
         let p = self.cfg.paging;
         if !p.is_canonical(addr) {
             return 0;
         }
-        let Some(mut t) = self.root(mm) else { return 0 };
-        for &level in p.levels() {
-            let e = self.tables.load(t, p.index(level, addr));
-            match decide(level, e) {
-                Ok(next) => t = next,
-                Err(size) => return size,
+        let Some(root) = self.root(mm) else { return 0 };
+        let t = &self.tables;
+        // PGD (pgd_leaf() is false on x86-64).
+        let mut p4d = t.load(root, ix(addr, Level::Pgd.shift(p)));
+        if !present(p4d) {
+            return 0;
+        }
+        // P4D: a real level with LA57, folded into the PGD entry otherwise.
+        if p == Paging::FiveLevel {
+            p4d = t.load(entry_table(p4d), ix(addr, 39));
+            if !present(p4d) {
+                return 0;
             }
         }
-        0
+        let pud = t.load(entry_table(p4d), ix(addr, 30));
+        if !present(pud) {
+            return 0;
+        }
+        if is_leaf(pud) {
+            return SIZE_1G;
+        }
+        let pmd = t.load(entry_table(pud), ix(addr, 21));
+        if !present(pmd) {
+            return 0;
+        }
+        if is_leaf(pmd) {
+            return SIZE_2M;
+        }
+        let pte = t.load(entry_table(pmd), ix(addr, 12));
+        if present(pte) {
+            SIZE_4K
+        } else {
+            0
+        }
     }
 
     /// `perf_get_page_size(addr)`: 0 for a null address; otherwise walk `current->mm`, or
