@@ -5,41 +5,18 @@
 //! 4K walk and, as a peer, a BTreeMap range lookup (what a VMA-list answer would cost).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use perfcore::mm::{
-    AddressSpaces, MapKind, MmConfig, Paging, TaskMmView, SIZE_1G, SIZE_2M, SIZE_4K,
-};
+use perfcore::mm::{AddressSpaces, MapKind, MmConfig, Paging, TaskMmView, SIZE_1G, SIZE_2M, SIZE_4K};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
 const A: u64 = 0x5555_0000_0000;
 
 fn populated(paging: Paging) -> (AddressSpaces, perfcore::mm::MmId) {
-    let s = AddressSpaces::new(MmConfig {
-        paging,
-        ..MmConfig::default()
-    })
-    .unwrap();
+    let s = AddressSpaces::new(MmConfig { paging, ..MmConfig::default() }).unwrap();
     let mm = s.new_mm().unwrap();
-    s.mmap(mm, A, 64 * SIZE_2M, SIZE_4K, MapKind::Anon, true)
-        .unwrap();
-    s.mmap(
-        mm,
-        A + SIZE_1G,
-        64 * SIZE_2M,
-        SIZE_2M,
-        MapKind::Hugetlb,
-        true,
-    )
-    .unwrap();
-    s.mmap(
-        mm,
-        A + 4 * SIZE_1G,
-        2 * SIZE_1G,
-        SIZE_1G,
-        MapKind::Hugetlb,
-        true,
-    )
-    .unwrap();
+    s.mmap(mm, A, 64 * SIZE_2M, SIZE_4K, MapKind::Anon, true).unwrap();
+    s.mmap(mm, A + SIZE_1G, 64 * SIZE_2M, SIZE_2M, MapKind::Hugetlb, true).unwrap();
+    s.mmap(mm, A + 4 * SIZE_1G, 2 * SIZE_1G, SIZE_1G, MapKind::Hugetlb, true).unwrap();
     (s, mm)
 }
 
@@ -61,12 +38,7 @@ fn bench(c: &mut Criterion) {
     }
     let (s5, mm5) = populated(Paging::FiveLevel);
     g.bench_function("5-level/4K", |b| {
-        b.iter(|| {
-            s5.perf_get_page_size(
-                black_box(TaskMmView::user(mm5)),
-                black_box(A + 77 * SIZE_4K),
-            )
-        })
+        b.iter(|| s5.perf_get_page_size(black_box(TaskMmView::user(mm5)), black_box(A + 77 * SIZE_4K)))
     });
     g.finish();
 
@@ -83,19 +55,13 @@ fn bench(c: &mut Criterion) {
     // Peer: a sorted-ranges answer (BTreeMap of 4K-page VMAs), as a tool might compute it.
     let mut ranges = BTreeMap::new();
     for i in 0..1000u64 {
-        ranges.insert(
-            A + i * 16 * SIZE_4K,
-            (A + i * 16 * SIZE_4K + 8 * SIZE_4K, SIZE_4K),
-        );
+        ranges.insert(A + i * 16 * SIZE_4K, (A + i * 16 * SIZE_4K + 8 * SIZE_4K, SIZE_4K));
     }
     let mut g = c.benchmark_group("peer");
     g.bench_function("btreemap_range_lookup_1000_vmas", |b| {
         b.iter(|| {
             let x = black_box(A + 500 * 16 * SIZE_4K + 8);
-            ranges
-                .range(..=x)
-                .next_back()
-                .map_or(0, |(_, &(end, ps))| if x < end { ps } else { 0 })
+            ranges.range(..=x).next_back().map_or(0, |(_, &(end, ps))| if x < end { ps } else { 0 })
         })
     });
     g.finish();

@@ -4,9 +4,7 @@
 //! writer mutex is held by a second thread for the whole measurement, and walks still finish).
 //! Allocations are counted per thread, so the lock-holding thread's own do not count.
 
-use perfcore::mm::{
-    AddressSpaces, MapKind, MmConfig, Paging, TaskMmView, SIZE_1G, SIZE_2M, SIZE_4K,
-};
+use perfcore::mm::{AddressSpaces, MapKind, MmConfig, Paging, TaskMmView, SIZE_1G, SIZE_2M, SIZE_4K};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,27 +56,15 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn many_walks_allocate_nothing_even_with_the_mmap_lock_held() {
     for paging in [Paging::FourLevel, Paging::FiveLevel] {
-        let s = AddressSpaces::new(MmConfig {
-            paging,
-            ..MmConfig::default()
-        })
-        .unwrap();
+        let s = AddressSpaces::new(MmConfig { paging, ..MmConfig::default() }).unwrap();
         let mm = s.new_mm().unwrap();
         let a = 0x4000_0000u64;
-        s.mmap(mm, a, 4 * SIZE_2M, SIZE_4K, MapKind::Anon, true)
-            .unwrap();
+        s.mmap(mm, a, 4 * SIZE_2M, SIZE_4K, MapKind::Anon, true).unwrap();
         s.collapse(mm, a + SIZE_2M, SIZE_2M).unwrap();
-        s.mmap(mm, 4 * SIZE_1G, SIZE_1G, SIZE_1G, MapKind::Hugetlb, true)
-            .unwrap();
+        s.mmap(mm, 4 * SIZE_1G, SIZE_1G, SIZE_1G, MapKind::Hugetlb, true).unwrap();
         let kernel: Vec<u64> = s.kernel_regions().iter().map(|r| r.start + 4096).collect();
         let mut addrs: Vec<u64> = (0..4096u64).map(|i| a + i * 1999).collect();
-        addrs.extend([
-            4 * SIZE_1G + 77,
-            0,
-            0x10,
-            0x0000_7fff_ffff_0000,
-            0x8000_0000_0000_0000,
-        ]);
+        addrs.extend([4 * SIZE_1G + 77, 0, 0x10, 0x0000_7fff_ffff_0000, 0x8000_0000_0000_0000]);
         addrs.extend(&kernel);
         let user = TaskMmView::user(mm);
         let kt = TaskMmView::kernel_thread(Some(mm));
@@ -112,12 +98,7 @@ fn many_walks_allocate_nothing_even_with_the_mmap_lock_held() {
             }
             let after = mine();
             done_tx.send(()).unwrap();
-            assert_eq!(
-                after - before,
-                0,
-                "walks allocated {} times",
-                after - before
-            );
+            assert_eq!(after - before, 0, "walks allocated {} times", after - before);
             assert!(sum > 0);
         });
         assert_eq!(out[0], SIZE_4K);

@@ -86,10 +86,7 @@ impl TableAllocator {
                 if !arena.ensure(t) {
                     return Err(Error::perf(
                         crate::Errno::ENOMEM,
-                        format!(
-                            "page-table arena exhausted ({} tables)",
-                            super::pgtable::MAX_TABLES
-                        ),
+                        format!("page-table arena exhausted ({} tables)", super::pgtable::MAX_TABLES),
                     ));
                 }
                 self.next += 1;

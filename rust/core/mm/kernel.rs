@@ -84,30 +84,15 @@ impl KernelLayout {
         }
         let tail = round_up(self.direct_map_2m_bytes, SIZE_2M);
         if tail > 0 {
-            v.push(KernelRegion {
-                name: "direct map",
-                start: dm + big,
-                size: tail,
-                page_size: SIZE_2M,
-            });
+            v.push(KernelRegion { name: "direct map", start: dm + big, size: tail, page_size: SIZE_2M });
         }
         let vm = round_up(self.vmalloc_bytes, SIZE_4K);
         if vm > 0 {
-            v.push(KernelRegion {
-                name: "vmalloc",
-                start: vmalloc_start(paging),
-                size: vm,
-                page_size: SIZE_4K,
-            });
+            v.push(KernelRegion { name: "vmalloc", start: vmalloc_start(paging), size: vm, page_size: SIZE_4K });
         }
         let text = round_up(self.text_bytes, SIZE_2M);
         if text > 0 {
-            v.push(KernelRegion {
-                name: "kernel text",
-                start: KERNEL_TEXT_START,
-                size: text,
-                page_size: SIZE_2M,
-            });
+            v.push(KernelRegion { name: "kernel text", start: KERNEL_TEXT_START, size: text, page_size: SIZE_2M });
         }
         v
     }
@@ -155,10 +140,7 @@ mod tests {
             l.validate(p).unwrap();
             for r in l.regions(p, true) {
                 assert!(r.start >= p.kernel_start(), "{r:?}");
-                assert!(
-                    p.is_canonical(r.start) && p.is_canonical(r.start + r.size - 1),
-                    "{r:?}"
-                );
+                assert!(p.is_canonical(r.start) && p.is_canonical(r.start + r.size - 1), "{r:?}");
                 assert_eq!(r.start % r.page_size, 0);
                 assert_eq!(r.size % r.page_size, 0);
             }
@@ -173,10 +155,7 @@ mod tests {
 
     #[test]
     fn oversized_layout_is_refused_with_the_field() {
-        let l = KernelLayout {
-            text_bytes: 1 << 40,
-            ..KernelLayout::default()
-        };
+        let l = KernelLayout { text_bytes: 1 << 40, ..KernelLayout::default() };
         let e = l.validate(Paging::FourLevel).unwrap_err().to_string();
         assert!(e.contains("text_bytes"), "{e}");
     }

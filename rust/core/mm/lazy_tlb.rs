@@ -21,27 +21,17 @@ pub struct SwitchTask {
 impl SwitchTask {
     /// A user task running in `mm`.
     pub fn user(mm: MmId) -> Self {
-        SwitchTask {
-            mm: Some(mm),
-            active_mm: Some(mm),
-        }
+        SwitchTask { mm: Some(mm), active_mm: Some(mm) }
     }
 
     /// A kernel thread; `active_mm` is what it borrows (Some while running or just ran, None
     /// when it is about to be switched to).
     pub fn kthread(active_mm: Option<MmId>) -> Self {
-        SwitchTask {
-            mm: None,
-            active_mm,
-        }
+        SwitchTask { mm: None, active_mm }
     }
 
     fn view(self) -> TaskMmView {
-        TaskMmView {
-            mm: self.mm,
-            active_mm: self.active_mm,
-            is_kernel_thread: self.mm.is_none(),
-        }
+        TaskMmView { mm: self.mm, active_mm: self.active_mm, is_kernel_thread: self.mm.is_none() }
     }
 }
 

@@ -10,9 +10,7 @@
 //! Simplifications: `mmap` always behaves as `MAP_FIXED` (it replaces what it overlaps); VMAs
 //! are not merged; a collapse needs the whole 2 MiB block inside one populated anon/file VMA.
 
-use super::pgtable::{
-    entry_table, is_leaf, leaf_entry, present, table_entry, Level, SIZE_1G, SIZE_2M, SIZE_4K,
-};
+use super::pgtable::{entry_table, is_leaf, leaf_entry, present, table_entry, Level, SIZE_1G, SIZE_2M, SIZE_4K};
 use super::spaces::{AddressSpaces, Inner, MmId};
 use crate::{Errno, Error, Result};
 use std::collections::BTreeMap;
@@ -38,9 +36,7 @@ impl MapKind {
             "anon" => Ok(MapKind::Anon),
             "file" => Ok(MapKind::File),
             "hugetlb" => Ok(MapKind::Hugetlb),
-            _ => Err(Error::Usage(format!(
-                "kind {s:?} is not one of \"anon\", \"file\", \"hugetlb\""
-            ))),
+            _ => Err(Error::Usage(format!("kind {s:?} is not one of \"anon\", \"file\", \"hugetlb\""))),
         }
     }
 
@@ -85,41 +81,25 @@ impl AddressSpaces {
     /// `length` must be multiples of it. With `populate` every page is mapped now; without it
     /// the VMA exists but has no page-table entries (the model has no page faults), so walks
     /// answer 0 as for untouched memory.
-    pub fn mmap(
-        &self,
-        mm: MmId,
-        addr: u64,
-        length: u64,
-        page_size: u64,
-        kind: MapKind,
-        populate: bool,
-    ) -> Result<()> {
+    pub fn mmap(&self, mm: MmId, addr: u64, length: u64, page_size: u64, kind: MapKind, populate: bool) -> Result<()> {
         match (kind, page_size) {
             (MapKind::Anon | MapKind::File, SIZE_4K) => {}
             (MapKind::Hugetlb, SIZE_2M) => {}
             (MapKind::Hugetlb, SIZE_1G) if self.cfg.gbpages => {}
             (MapKind::Hugetlb, SIZE_1G) => {
-                return Err(Error::perf(
-                    Errno::EINVAL,
-                    "hugetlb page_size 1 GiB needs GB pages (gbpages=false)",
-                ))
+                return Err(Error::perf(Errno::EINVAL, "hugetlb page_size 1 GiB needs GB pages (gbpages=false)"))
             }
             _ => {
                 return Err(Error::perf(
                     Errno::EINVAL,
-                    format!(
-                        "page_size {page_size:#x} is not valid for a {} mapping",
-                        kind.name()
-                    ),
+                    format!("page_size {page_size:#x} is not valid for a {} mapping", kind.name()),
                 ))
             }
         }
         if length == 0 || !align_ok(length, page_size) {
             return Err(Error::perf(
                 Errno::EINVAL,
-                format!(
-                    "length {length:#x} is not a non-zero multiple of page_size {page_size:#x}"
-                ),
+                format!("length {length:#x} is not a non-zero multiple of page_size {page_size:#x}"),
             ));
         }
         if !align_ok(addr, page_size) {
@@ -134,9 +114,7 @@ impl AddressSpaces {
                 format!("addr {addr:#x} is below mmap_min_addr ({MMAP_MIN_ADDR:#x})"),
             ));
         }
-        let end = addr
-            .checked_add(length)
-            .filter(|&e| e <= self.cfg.paging.task_size_max());
+        let end = addr.checked_add(length).filter(|&e| e <= self.cfg.paging.task_size_max());
         let Some(end) = end else {
             return Err(Error::perf(
                 Errno::ENOMEM,
@@ -148,9 +126,7 @@ impl AddressSpaces {
         };
         let mut g = self.lock();
         self.check_user_mm(&g, mm)?;
-        let pgd = self
-            .root(mm)
-            .ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
+        let pgd = self.root(mm).ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
         self.unmap_locked(&mut g, mm, pgd, addr, end)?;
         if populate {
             let mut a = addr;
@@ -163,16 +139,7 @@ impl AddressSpaces {
             }
         }
         let vmas = &mut g.mms[mm.0 as usize].as_mut().expect("checked").vmas;
-        vmas.insert(
-            addr,
-            Mapping {
-                start: addr,
-                end,
-                kind,
-                page_size,
-                populated: populate,
-            },
-        );
+        vmas.insert(addr, Mapping { start: addr, end, kind, page_size, populated: populate });
         Ok(())
     }
 
@@ -181,10 +148,7 @@ impl AddressSpaces {
     /// the range cuts through are split first.
     pub fn munmap(&self, mm: MmId, addr: u64, length: u64) -> Result<()> {
         if !align_ok(addr, SIZE_4K) {
-            return Err(Error::perf(
-                Errno::EINVAL,
-                format!("addr {addr:#x} is not page aligned"),
-            ));
+            return Err(Error::perf(Errno::EINVAL, format!("addr {addr:#x} is not page aligned")));
         }
         if length == 0 {
             return Err(Error::perf(Errno::EINVAL, "length 0"));
@@ -193,28 +157,18 @@ impl AddressSpaces {
             .checked_add(length.div_ceil(SIZE_4K) * SIZE_4K)
             .filter(|&e| e <= self.cfg.paging.task_size_max())
             .ok_or_else(|| {
-                Error::perf(
-                    Errno::EINVAL,
-                    format!("addr {addr:#x} + length {length:#x} passes TASK_SIZE_MAX"),
-                )
+                Error::perf(Errno::EINVAL, format!("addr {addr:#x} + length {length:#x} passes TASK_SIZE_MAX"))
             })?;
         let mut g = self.lock();
         self.check_user_mm(&g, mm)?;
-        let pgd = self
-            .root(mm)
-            .ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
+        let pgd = self.root(mm).ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
         self.unmap_locked(&mut g, mm, pgd, addr, end)
     }
 
     fn unmap_locked(&self, g: &mut Inner, mm: MmId, pgd: u32, start: u64, end: u64) -> Result<()> {
         let mmst = g.mms[mm.0 as usize].as_ref().expect("checked");
-        let hit: Vec<Mapping> = mmst
-            .vmas
-            .range(..end)
-            .rev()
-            .take_while(|(_, v)| v.end > start)
-            .map(|(_, v)| v.clone())
-            .collect();
+        let hit: Vec<Mapping> =
+            mmst.vmas.range(..end).rev().take_while(|(_, v)| v.end > start).map(|(_, v)| v.clone()).collect();
         if hit.is_empty() {
             return Ok(());
         }
@@ -244,13 +198,7 @@ impl AddressSpaces {
         for v in hit {
             vmas.remove(&v.start);
             if v.start < start {
-                vmas.insert(
-                    v.start,
-                    Mapping {
-                        end: start,
-                        ..v.clone()
-                    },
-                );
+                vmas.insert(v.start, Mapping { end: start, ..v.clone() });
             }
             if v.end > end {
                 vmas.insert(end, Mapping { start: end, ..v });
@@ -264,32 +212,27 @@ impl AddressSpaces {
     /// 4 KiB PTEs becomes one PMD leaf; its PTE table is freed after a grace period. Returns the
     /// number of blocks collapsed.
     pub fn collapse(&self, mm: MmId, addr: u64, length: u64) -> Result<u64> {
-        let end = addr.checked_add(length).ok_or_else(|| {
-            Error::perf(
-                Errno::EINVAL,
-                format!("addr {addr:#x} + length {length:#x} overflows"),
-            )
-        })?;
+        let end = addr
+            .checked_add(length)
+            .ok_or_else(|| Error::perf(Errno::EINVAL, format!("addr {addr:#x} + length {length:#x} overflows")))?;
         let mut g = self.lock();
         self.check_user_mm(&g, mm)?;
-        let pgd = self
-            .root(mm)
-            .ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
+        let pgd = self.root(mm).ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
         let mut block = addr.div_ceil(SIZE_2M) * SIZE_2M;
         let mut n = 0;
         let mode = self.cfg.table_free;
         while block.checked_add(SIZE_2M).is_some_and(|e| e <= end) {
             let vmas = &g.mms[mm.0 as usize].as_ref().expect("checked").vmas;
-            let ok = vmas.range(..=block).next_back().is_some_and(|(_, v)| {
-                v.kind != MapKind::Hugetlb && v.start <= block && v.end >= block + SIZE_2M
-            });
+            let ok = vmas
+                .range(..=block)
+                .next_back()
+                .is_some_and(|(_, v)| v.kind != MapKind::Hugetlb && v.start <= block && v.end >= block + SIZE_2M);
             if ok {
                 if let Some((t, idx, e)) = self.entry_at(pgd, block, Level::Pmd) {
                     if present(e) && !is_leaf(e) {
                         let pte = entry_table(e);
                         if self.tables.present_count(pte) == super::pgtable::PTRS_PER_TABLE {
-                            self.tables
-                                .store(t, idx, leaf_entry(block >> 12, true, true));
+                            self.tables.store(t, idx, leaf_entry(block >> 12, true, true));
                             g.alloc.free(&self.tables, pte, mode);
                             g.collapses += 1;
                             n += 1;
@@ -316,9 +259,7 @@ impl AddressSpaces {
                 ));
             }
         }
-        let pgd = self
-            .root(mm)
-            .ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
+        let pgd = self.root(mm).ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
         self.split_locked(&mut g, pgd, addr & !(SIZE_2M - 1))
     }
 
@@ -349,22 +290,14 @@ impl AddressSpaces {
             return Ok(Vec::new());
         }
         self.check_user_mm(&g, mm)?;
-        Ok(g.mms[mm.0 as usize]
-            .as_ref()
-            .expect("checked")
-            .vmas
-            .values()
-            .cloned()
-            .collect())
+        Ok(g.mms[mm.0 as usize].as_ref().expect("checked").vmas.values().cloned().collect())
     }
 
     /// Start addresses of the 2 MiB blocks of `mm`'s user half that are mapped by a PMD leaf
     /// (THP or hugetlb 2M), in address order.
     pub fn huge_pmd_blocks(&self, mm: MmId) -> Result<Vec<u64>> {
         let maps = self.mappings(mm)?;
-        let pgd = self
-            .root(mm)
-            .ok_or_else(|| Error::NotFound(format!("no address space with id {}", mm.0)))?;
+        let pgd = self.root(mm).ok_or_else(|| Error::NotFound(format!("no address space with id {}", mm.0)))?;
         let mut v = Vec::new();
         for m in maps {
             let mut b = m.start.div_ceil(SIZE_2M) * SIZE_2M;

@@ -172,9 +172,7 @@ pub struct Table {
 
 impl Table {
     fn new() -> Self {
-        Table {
-            entries: [const { AtomicU64::new(0) }; PTRS_PER_TABLE],
-        }
+        Table { entries: [const { AtomicU64::new(0) }; PTRS_PER_TABLE] }
     }
 }
 
@@ -200,9 +198,7 @@ impl Default for TableArena {
 impl TableArena {
     /// An empty arena (no table memory allocated yet).
     pub fn new() -> Self {
-        TableArena {
-            chunks: (0..MAX_CHUNKS).map(|_| OnceLock::new()).collect(),
-        }
+        TableArena { chunks: (0..MAX_CHUNKS).map(|_| OnceLock::new()).collect() }
     }
 
     /// Make sure table `index` is backed by memory (writer side; allocates a chunk if needed).
@@ -213,9 +209,7 @@ impl TableArena {
             Some(slot) => {
                 slot.get_or_init(|| {
                     let v: Vec<Table> = (0..TABLES_PER_CHUNK).map(|_| Table::new()).collect();
-                    v.into_boxed_slice()
-                        .try_into()
-                        .unwrap_or_else(|_| unreachable!("length is TABLES_PER_CHUNK"))
+                    v.into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!("length is TABLES_PER_CHUNK"))
                 });
                 true
             }
@@ -226,10 +220,7 @@ impl TableArena {
     #[inline]
     fn slot(&self, table: u32, idx: usize) -> Option<&AtomicU64> {
         let chunk = self.chunks.get((table >> CHUNK_SHIFT) as usize)?.get()?;
-        chunk
-            .get(table as usize & (TABLES_PER_CHUNK - 1))?
-            .entries
-            .get(idx)
+        chunk.get(table as usize & (TABLES_PER_CHUNK - 1))?.entries.get(idx)
     }
 
     /// Read one entry once (Acquire, pairing with the Release store that published a table
@@ -259,9 +250,7 @@ impl TableArena {
 
     /// Number of present entries in a table.
     pub fn present_count(&self, table: u32) -> usize {
-        (0..PTRS_PER_TABLE)
-            .filter(|&i| present(self.load(table, i)))
-            .count()
+        (0..PTRS_PER_TABLE).filter(|&i| present(self.load(table, i))).count()
     }
 }
 
@@ -295,10 +284,7 @@ mod tests {
         let p = Paging::FourLevel;
         assert_eq!(p.index(Level::Pgd, a), ((a >> 39) & 511) as usize);
         assert_eq!(p.index(Level::Pte, a), ((a >> 12) & 511) as usize);
-        assert_eq!(
-            Paging::FiveLevel.index(Level::Pgd, 0x00ff_0000_0000_0000),
-            255
-        );
+        assert_eq!(Paging::FiveLevel.index(Level::Pgd, 0x00ff_0000_0000_0000), 255);
     }
 
     #[test]

@@ -54,33 +54,16 @@ fn parse_header(line: usize, s: &str) -> Result<Option<SmapsRange>> {
     let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else {
         return Ok(None);
     };
-    let perms = f
-        .next()
-        .ok_or_else(|| bad(line, format!("range {range} has no permissions field")))?;
-    let _offset = f
-        .next()
-        .ok_or_else(|| bad(line, format!("range {range} has no offset field")))?;
-    let _dev = f
-        .next()
-        .ok_or_else(|| bad(line, format!("range {range} has no device field")))?;
-    let inode = f
-        .next()
-        .ok_or_else(|| bad(line, format!("range {range} has no inode field")))?;
-    let inode: u64 = inode
-        .parse()
-        .map_err(|_| bad(line, format!("inode {inode:?} is not a number")))?;
+    let perms = f.next().ok_or_else(|| bad(line, format!("range {range} has no permissions field")))?;
+    let _offset = f.next().ok_or_else(|| bad(line, format!("range {range} has no offset field")))?;
+    let _dev = f.next().ok_or_else(|| bad(line, format!("range {range} has no device field")))?;
+    let inode = f.next().ok_or_else(|| bad(line, format!("range {range} has no inode field")))?;
+    let inode: u64 = inode.parse().map_err(|_| bad(line, format!("inode {inode:?} is not a number")))?;
     if end <= start {
         return Err(bad(line, format!("range {range} ends before it starts")));
     }
     let path = f.collect::<Vec<_>>().join(" ");
-    Ok(Some(SmapsRange {
-        start,
-        end,
-        perms: perms.to_string(),
-        inode,
-        path,
-        ..SmapsRange::default()
-    }))
+    Ok(Some(SmapsRange { start, end, perms: perms.to_string(), inode, path, ..SmapsRange::default() }))
 }
 
 /// Parse smaps text. Any line that is neither a range header nor a `Key: value` line, a key
@@ -98,28 +81,26 @@ pub fn parse_smaps(text: &str) -> Result<Vec<SmapsRange>> {
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
-            return Err(bad(n, format!("expected `start-end perms offset dev inode [path]` or `Key: value`, got {line:?}")));
-        };
-        if key.contains(char::is_whitespace) || key.is_empty() {
-            return Err(bad(n, format!("expected `start-end perms offset dev inode [path]` or `Key: value`, got {line:?}")));
-        }
-        let Some(cur) = out.last_mut() else {
             return Err(bad(
                 n,
-                format!("field {key:?} comes before any range header"),
+                format!("expected `start-end perms offset dev inode [path]` or `Key: value`, got {line:?}"),
             ));
+        };
+        if key.contains(char::is_whitespace) || key.is_empty() {
+            return Err(bad(
+                n,
+                format!("expected `start-end perms offset dev inode [path]` or `Key: value`, got {line:?}"),
+            ));
+        }
+        let Some(cur) = out.last_mut() else {
+            return Err(bad(n, format!("field {key:?} comes before any range header")));
         };
         let value = value.trim();
         let Some(num) = value.strip_suffix("kB") else {
             continue;
         };
-        let kb: u64 = num
-            .trim()
-            .parse()
-            .map_err(|_| bad(n, format!("{key} value {value:?} is not a number of kB")))?;
-        let bytes = kb
-            .checked_mul(1024)
-            .ok_or_else(|| bad(n, format!("{key} value {kb} kB overflows")))?;
+        let kb: u64 = num.trim().parse().map_err(|_| bad(n, format!("{key} value {value:?} is not a number of kB")))?;
+        let bytes = kb.checked_mul(1024).ok_or_else(|| bad(n, format!("{key} value {kb} kB overflows")))?;
         match key {
             "KernelPageSize" => cur.kernel_page_size = bytes,
             "Rss" => cur.rss = bytes,
@@ -150,39 +131,23 @@ impl AddressSpaces {
     /// A new mm holding the layout of `ranges` (from [`parse_smaps`]).
     pub fn mm_from_smaps(&self, ranges: &[SmapsRange]) -> Result<SmapsBuild> {
         let mm = self.new_mm()?;
-        let mut b = SmapsBuild {
-            mm: Some(mm),
-            ..SmapsBuild::default()
-        };
+        let mut b = SmapsBuild { mm: Some(mm), ..SmapsBuild::default() };
         let top = self.paging().task_size_max();
         for r in ranges {
             if r.end > top || r.start < MMAP_MIN_ADDR {
-                b.skipped.push((
-                    r.start,
-                    format!(
-                        "{} {:#x}-{:#x} is outside the user range",
-                        r.path, r.start, r.end
-                    ),
-                ));
+                b.skipped.push((r.start, format!("{} {:#x}-{:#x} is outside the user range", r.path, r.start, r.end)));
                 continue;
             }
             let huge = r.kernel_page_size > SIZE_4K;
             let (kind, ps, populate) = if huge {
-                (
-                    MapKind::Hugetlb,
-                    r.kernel_page_size,
-                    r.hugetlb > 0 || r.rss > 0,
-                )
+                (MapKind::Hugetlb, r.kernel_page_size, r.hugetlb > 0 || r.rss > 0)
             } else if r.inode != 0 && !r.path.is_empty() && !r.path.starts_with('[') {
                 (MapKind::File, SIZE_4K, r.rss > 0)
             } else {
                 (MapKind::Anon, SIZE_4K, r.rss > 0)
             };
             if let Err(e) = self.mmap(mm, r.start, r.end - r.start, ps, kind, populate) {
-                b.skipped.push((
-                    r.start,
-                    format!("{} {:#x}-{:#x}: {e}", r.path, r.start, r.end),
-                ));
+                b.skipped.push((r.start, format!("{} {:#x}-{:#x}: {e}", r.path, r.start, r.end)));
                 continue;
             }
             b.mapped += 1;

@@ -11,9 +11,7 @@
 use super::grace::{IrqOff, ReadSide, TableAllocator, TableFree};
 use super::kernel::{KernelLayout, KernelRegion};
 use super::mmap::MmStruct;
-use super::pgtable::{
-    entry_table, is_leaf, leaf_entry, present, table_entry, Level, Paging, TableArena, SIZE_4K,
-};
+use super::pgtable::{entry_table, is_leaf, leaf_entry, present, table_entry, Level, Paging, TableArena, SIZE_4K};
 use crate::{Errno, Error, Result};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -99,10 +97,7 @@ pub struct AddressSpaces {
 
 impl std::fmt::Debug for AddressSpaces {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AddressSpaces")
-            .field("cfg", &self.cfg)
-            .field("stats", &self.stats())
-            .finish()
+        f.debug_struct("AddressSpaces").field("cfg", &self.cfg).field("stats", &self.stats()).finish()
     }
 }
 
@@ -115,12 +110,7 @@ impl AddressSpaces {
             tables: TableArena::new(),
             roots: (0..MAX_MMS).map(|_| AtomicU32::new(0)).collect(),
             read: ReadSide::default(),
-            inner: Mutex::new(Inner {
-                alloc: TableAllocator::default(),
-                mms: Vec::new(),
-                collapses: 0,
-                splits: 0,
-            }),
+            inner: Mutex::new(Inner { alloc: TableAllocator::default(), mms: Vec::new(), collapses: 0, splits: 0 }),
             kernel_regions,
             cfg,
         };
@@ -192,14 +182,9 @@ impl AddressSpaces {
         let mut g = self.lock();
         let id = g.mms.len();
         if id >= MAX_MMS {
-            return Err(Error::perf(
-                Errno::ENOMEM,
-                format!("more than {MAX_MMS} address spaces"),
-            ));
+            return Err(Error::perf(Errno::ENOMEM, format!("more than {MAX_MMS} address spaces")));
         }
-        let init = self
-            .root(INIT_MM)
-            .ok_or_else(|| Error::Internal("init_mm has no PGD".into()))?;
+        let init = self.root(INIT_MM).ok_or_else(|| Error::Internal("init_mm has no PGD".into()))?;
         let pgd = g.alloc.alloc(&self.tables)?;
         for i in self.cfg.paging.kernel_pgd_index()..super::pgtable::PTRS_PER_TABLE {
             self.tables.store(pgd, i, self.tables.load(init, i));
@@ -217,9 +202,7 @@ impl AddressSpaces {
         }
         let mut g = self.lock();
         self.check_user_mm(&g, mm)?;
-        let pgd = self
-            .root(mm)
-            .ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
+        let pgd = self.root(mm).ok_or_else(|| Error::Internal("live mm without PGD".into()))?;
         self.clear_user_range(&mut g, pgd, 0, self.cfg.paging.task_size_max());
         self.roots[mm.0 as usize].store(0, Ordering::Release);
         let mode = self.cfg.table_free;
@@ -259,37 +242,24 @@ impl AddressSpaces {
         }
         match g.mms.get(mm.0 as usize) {
             Some(Some(_)) => Ok(()),
-            _ => Err(Error::NotFound(format!(
-                "no address space with id {}",
-                mm.0
-            ))),
+            _ => Err(Error::NotFound(format!("no address space with id {}", mm.0))),
         }
     }
 
     /// Install one leaf of `size` at `addr` (aligned), creating tables on the way down.
-    pub(crate) fn set_leaf(
-        &self,
-        g: &mut Inner,
-        pgd: u32,
-        addr: u64,
-        size: u64,
-        user: bool,
-    ) -> Result<()> {
+    pub(crate) fn set_leaf(&self, g: &mut Inner, pgd: u32, addr: u64, size: u64, user: bool) -> Result<()> {
         let p = self.cfg.paging;
         let mut t = pgd;
         for &lvl in p.levels() {
             let idx = p.index(lvl, addr);
             if lvl.leaf_size() == Some(size) {
-                self.tables
-                    .store(t, idx, leaf_entry(addr >> 12, size > SIZE_4K, user));
+                self.tables.store(t, idx, leaf_entry(addr >> 12, size > SIZE_4K, user));
                 return Ok(());
             }
             let e = self.tables.load(t, idx);
             t = if present(e) {
                 if is_leaf(e) {
-                    return Err(Error::Internal(format!(
-                        "{lvl:?} leaf in the way at {addr:#x}"
-                    )));
+                    return Err(Error::Internal(format!("{lvl:?} leaf in the way at {addr:#x}")));
                 }
                 entry_table(e)
             } else {

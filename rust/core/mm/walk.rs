@@ -34,20 +34,12 @@ pub struct TaskMmView {
 impl TaskMmView {
     /// A user task running in `mm`.
     pub fn user(mm: MmId) -> Self {
-        TaskMmView {
-            mm: Some(mm),
-            active_mm: Some(mm),
-            is_kernel_thread: false,
-        }
+        TaskMmView { mm: Some(mm), active_mm: Some(mm), is_kernel_thread: false }
     }
 
     /// A kernel thread (no mm of its own) lazily borrowing `active_mm`.
     pub fn kernel_thread(active_mm: Option<MmId>) -> Self {
-        TaskMmView {
-            mm: None,
-            active_mm,
-            is_kernel_thread: true,
-        }
+        TaskMmView { mm: None, active_mm, is_kernel_thread: true }
     }
 
     /// The mm the kernel walks: `current->mm`, or `init_mm` when there is none.
@@ -139,11 +131,7 @@ impl AddressSpaces {
 
     /// The rejected alternative (off by default): walk `current->active_mm`. It fails with
     /// [`MissingMm`] when `context_switch()` has cleared the field (see `lazy_tlb.rs`).
-    pub fn perf_get_page_size_active_mm(
-        &self,
-        current: TaskMmView,
-        addr: u64,
-    ) -> Result<u64, MissingMm> {
+    pub fn perf_get_page_size_active_mm(&self, current: TaskMmView, addr: u64) -> Result<u64, MissingMm> {
         if addr == 0 {
             return Ok(0);
         }
@@ -166,19 +154,8 @@ impl AddressSpaces {
     pub fn begin_walk<'a>(&'a self, irq: &'a IrqOff<'a>, mm: MmId, addr: u64) -> StepWalk<'a> {
         let p = self.cfg.paging;
         let table = self.root(mm);
-        let done = if p.is_canonical(addr) && table.is_some() {
-            None
-        } else {
-            Some(0)
-        };
-        StepWalk {
-            spaces: self,
-            _irq: irq,
-            addr,
-            table: table.unwrap_or(0),
-            level: 0,
-            done,
-        }
+        let done = if p.is_canonical(addr) && table.is_some() { None } else { Some(0) };
+        StepWalk { spaces: self, _irq: irq, addr, table: table.unwrap_or(0), level: 0, done }
     }
 }
 
@@ -205,10 +182,7 @@ impl StepWalk<'_> {
             self.done = Some(0);
             return self.done;
         };
-        let e = self
-            .spaces
-            .tables
-            .load(self.table, p.index(level, self.addr));
+        let e = self.spaces.tables.load(self.table, p.index(level, self.addr));
         match decide(level, e) {
             Ok(next) => {
                 self.table = next;
@@ -252,10 +226,8 @@ pub fn sample_page_sizes(
     ip: u64,
     addr: u64,
 ) -> (Option<u64>, Option<u64>) {
-    let data = (sample_type & PERF_SAMPLE_DATA_PAGE_SIZE != 0)
-        .then(|| spaces.perf_get_page_size(current, addr));
-    let code = (sample_type & PERF_SAMPLE_CODE_PAGE_SIZE != 0)
-        .then(|| spaces.perf_get_page_size(current, ip));
+    let data = (sample_type & PERF_SAMPLE_DATA_PAGE_SIZE != 0).then(|| spaces.perf_get_page_size(current, addr));
+    let code = (sample_type & PERF_SAMPLE_CODE_PAGE_SIZE != 0).then(|| spaces.perf_get_page_size(current, ip));
     (data, code)
 }
 
@@ -264,12 +236,7 @@ pub fn page_size_name(size: u64) -> String {
     if size == 0 {
         return "N/A".to_string();
     }
-    const UNITS: [(u64, &str); 4] = [
-        (1 << 40, "T"),
-        (1 << 30, "G"),
-        (1 << 20, "M"),
-        (1 << 10, "K"),
-    ];
+    const UNITS: [(u64, &str); 4] = [(1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
     for (u, n) in UNITS {
         if size >= u && size % u == 0 {
             return format!("{}{}", size / u, n);

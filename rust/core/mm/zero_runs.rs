@@ -49,9 +49,7 @@ pub fn find_zero_runs(sizes: &[u64], addrs: Option<&[u64]>, min_run: usize) -> V
         if len < min_run {
             continue;
         }
-        let no_addr = addrs
-            .and_then(|a| a.get(start..i))
-            .is_some_and(|a| a.iter().all(|&x| x == 0));
+        let no_addr = addrs.and_then(|a| a.get(start..i)).is_some_and(|a| a.iter().all(|&x| x == 0));
         let cause = if no_addr {
             CAUSE_NO_ADDRESS
         } else if len == sizes.len() {
@@ -90,10 +88,7 @@ mod tests {
 
     #[test]
     fn causes_follow_the_evidence() {
-        assert_eq!(
-            find_zero_runs(&[0, 0, 0], None, 3)[0].cause,
-            CAUSE_WHOLE_STREAM
-        );
+        assert_eq!(find_zero_runs(&[0, 0, 0], None, 3)[0].cause, CAUSE_WHOLE_STREAM);
         let r = find_zero_runs(&[4096, 0, 0], Some(&[1, 0, 0]), 2);
         assert_eq!(r[0].cause, CAUSE_NO_ADDRESS);
         assert!(find_zero_runs(&[], None, 1).is_empty());
@@ -102,9 +97,6 @@ mod tests {
     #[test]
     fn histogram_counts_each_size() {
         let h = page_size_histogram(&[0, 4096, 4096, 1 << 30]);
-        assert_eq!(
-            h.into_iter().collect::<Vec<_>>(),
-            vec![(0, 1), (4096, 2), (1 << 30, 1)]
-        );
+        assert_eq!(h.into_iter().collect::<Vec<_>>(), vec![(0, 1), (4096, 2), (1 << 30, 1)]);
     }
 }
