@@ -298,3 +298,20 @@ fn walks_race_with_writers_without_wrong_sizes() {
     });
     assert_eq!(s.stats().readers, 0);
 }
+
+#[test]
+fn a_full_table_arena_is_enomem_and_leaves_no_half_mapping() {
+    let s = AddressSpaces::new(MmConfig { max_tables: 40, ..MmConfig::default() }).unwrap();
+    let mm = s.new_mm().unwrap();
+    let live = s.stats().tables_live;
+    // 64 MiB of 4K pages needs 32 PTE tables + PUD + PMD: more than the arena has left.
+    let e = s.mmap(mm, A, 64 << 20, SIZE_4K, MapKind::Anon, true).unwrap_err();
+    assert_eq!(e.errno(), Some(Errno::ENOMEM), "{e}");
+    assert!(e.to_string().contains("max_tables"), "{e}");
+    assert_eq!(s.perf_get_page_size(TaskMmView::user(mm), A), 0);
+    assert!(s.mappings(mm).unwrap().is_empty());
+    s.synchronize().unwrap();
+    assert_eq!(s.stats().tables_live, live, "tables of the failed mmap were returned");
+    s.mmap(mm, A, 8 << 20, SIZE_4K, MapKind::Anon, true).unwrap();
+    assert_eq!(s.perf_get_page_size(TaskMmView::user(mm), A + (8 << 20) - 1), SIZE_4K);
+}

@@ -28,7 +28,9 @@ class AddressSpaces:
     """Every address space of a simulated machine (``init_mm`` is id 0) and the lock-free
     page-size walk of ``PERF_SAMPLE_DATA_PAGE_SIZE`` / ``CODE_PAGE_SIZE``."""
 
-    def __new__(cls, levels: int = 4, gbpages: bool = True, defer_table_free: bool = True) -> AddressSpaces: ...
+    def __new__(
+        cls, levels: int = 4, gbpages: bool = True, defer_table_free: bool = True, max_tables: int = 65536
+    ) -> AddressSpaces: ...
     @property
     def init_mm(self) -> int: ...
     @property

@@ -5,48 +5,106 @@
 //! (`tlb_remove_table_rcu()`, `pte_free_defer()` on THP collapse). Facts:
 //! spec/task-data-slab-page-size.md §C.3 step 2.
 //!
-//! In the model a walker opens an [`IrqOff`] section (one atomic increment); a table that is
+//! In the model a walker opens an [`IrqOff`] section (one atomic exchange on its thread's own
+//! slot); a table that is
 //! unlinked goes to the deferred list instead of the free list; `synchronize()` (the end of a
 //! grace period) reclaims the deferred tables only when no section is open. A walker that read a
 //! table index before the unlink therefore still reads the old, unchanged table.
 
 use super::pgtable::TableArena;
 use crate::{Error, Result};
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 
-/// Read-side state: how many walkers are inside an IRQs-off section right now.
+/// Reader slots with their own cache line: one per thread (the model's CPU), so entering a
+/// section is one atomic exchange on a line no other thread writes and leaving it is a plain
+/// store. Threads beyond [`READER_SLOTS`] share one counter.
+pub const READER_SLOTS: usize = 128;
+
+#[repr(align(64))]
 #[derive(Debug, Default)]
+struct Slot(AtomicU64);
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+#[inline(always)]
+fn thread_slot() -> usize {
+    THREAD_SLOT.with(|c| {
+        let v = c.get();
+        if v != usize::MAX {
+            return v;
+        }
+        let n = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+        c.set(n);
+        n
+    })
+}
+
+/// Read-side state: which walkers are inside an IRQs-off section right now.
+#[derive(Debug)]
 pub struct ReadSide {
-    readers: AtomicU64,
+    slots: Box<[Slot]>,
+    shared: Slot,
+}
+
+impl Default for ReadSide {
+    fn default() -> Self {
+        ReadSide { slots: (0..READER_SLOTS).map(|_| Slot::default()).collect(), shared: Slot::default() }
+    }
 }
 
 impl ReadSide {
-    /// Enter a section (`local_irq_save()`). SeqCst so that the increment is ordered before
-    /// every entry load of the walk, against the writer's unlink + fence + reader check.
+    /// Enter a section (`local_irq_save()`). The exchange is SeqCst so that it is ordered
+    /// before every entry load of the walk, against the writer's unlink + fence + reader check
+    /// in [`TableAllocator::synchronize`].
     #[inline]
     pub fn enter(&self) -> IrqOff<'_> {
-        self.readers.fetch_add(1, Ordering::SeqCst);
-        IrqOff { side: self }
+        let i = thread_slot();
+        match self.slots.get(i) {
+            Some(slot) => {
+                // Only this thread writes its slot: read the nesting depth, publish depth + 1.
+                let depth = slot.0.load(Ordering::Relaxed);
+                slot.0.swap(depth + 1, Ordering::SeqCst);
+                IrqOff { slot: &slot.0, restore: Some(depth), _not_send: PhantomData }
+            }
+            None => {
+                self.shared.0.fetch_add(1, Ordering::SeqCst);
+                IrqOff { slot: &self.shared.0, restore: None, _not_send: PhantomData }
+            }
+        }
     }
 
-    /// Sections open right now.
+    /// Sections open right now (all threads).
     pub fn active(&self) -> u64 {
-        self.readers.load(Ordering::SeqCst)
+        self.slots.iter().chain(std::iter::once(&self.shared)).map(|s| s.0.load(Ordering::SeqCst)).sum()
     }
 }
 
 /// Proof that the holder is inside an IRQs-off section: the walker functions require one, as
 /// the kernel's walker requires its caller to have interrupts disabled. Dropping it ends the
-/// section (`local_irq_restore()`).
+/// section (`local_irq_restore()`). Like an IRQs-off region it belongs to one CPU (thread), so
+/// it is neither `Send` nor `Sync`.
 #[derive(Debug)]
 pub struct IrqOff<'a> {
-    side: &'a ReadSide,
+    slot: &'a AtomicU64,
+    restore: Option<u64>,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for IrqOff<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.side.readers.fetch_sub(1, Ordering::Release);
+        match self.restore {
+            Some(depth) => self.slot.store(depth, Ordering::Release),
+            None => {
+                self.slot.fetch_sub(1, Ordering::Release);
+            }
+        }
     }
 }
 
@@ -86,7 +144,10 @@ impl TableAllocator {
                 if !arena.ensure(t) {
                     return Err(Error::perf(
                         crate::Errno::ENOMEM,
-                        format!("page-table arena exhausted ({} tables)", super::pgtable::MAX_TABLES),
+                        format!(
+                            "page-table arena exhausted: all {} tables in use (raise MmConfig::max_tables)",
+                            arena.capacity()
+                        ),
                     ));
                 }
                 self.next += 1;
@@ -144,7 +205,7 @@ mod tests {
 
     #[test]
     fn deferred_tables_wait_for_sections_to_close() {
-        let arena = TableArena::new();
+        let arena = TableArena::with_capacity(16);
         let side = ReadSide::default();
         let mut a = TableAllocator::default();
         let t = a.alloc(&arena).unwrap();
@@ -160,8 +221,47 @@ mod tests {
     }
 
     #[test]
+    fn sections_nest_and_count_across_threads() {
+        let side = ReadSide::default();
+        let a = side.enter();
+        let b = side.enter();
+        assert_eq!(side.active(), 2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _c = side.enter();
+                assert_eq!(side.active(), 3);
+            });
+        });
+        assert_eq!(side.active(), 2);
+        drop(b);
+        assert_eq!(side.active(), 1);
+        drop(a);
+        assert_eq!(side.active(), 0);
+    }
+
+    #[test]
+    fn many_threads_overflow_into_the_shared_counter() {
+        let side = ReadSide::default();
+        let barrier = std::sync::Barrier::new(READER_SLOTS + 9);
+        std::thread::scope(|s| {
+            for _ in 0..READER_SLOTS + 8 {
+                s.spawn(|| {
+                    let g = side.enter();
+                    barrier.wait(); // all inside
+                    barrier.wait(); // counted
+                    drop(g);
+                });
+            }
+            barrier.wait();
+            assert_eq!(side.active(), READER_SLOTS as u64 + 8);
+            barrier.wait();
+        });
+        assert_eq!(side.active(), 0);
+    }
+
+    #[test]
     fn immediate_free_reuses_at_once() {
-        let arena = TableArena::new();
+        let arena = TableArena::with_capacity(16);
         let mut a = TableAllocator::default();
         let t = a.alloc(&arena).unwrap();
         a.free(&arena, t, TableFree::Immediate);

@@ -4,13 +4,13 @@
 //! `PMD_SHIFT`, `pgtable_l5_enabled()`) and the `pXd_present()` / `pXd_leaf()` tests of
 //! arch/x86/include/asm/pgtable.h; facts: spec/task-data-slab-page-size.md §C.6.
 //!
-//! Tables live in a [`TableArena`]: chunks of tables that never move once allocated, so a
-//! lock-free walker can hold a table index while a writer (under the model's mmap lock) changes
-//! other entries. A table reference inside an entry is the table's arena index stored in the
+//! Tables live in a [`TableArena`]: one zeroed allocation that never moves, so a lock-free
+//! walker can hold a table index while a writer (under the model's mmap lock) changes other
+//! entries. A table reference inside an entry is the table's arena index stored in the
 //! physical-frame bits (12..52), so no pointer and no `unsafe` is needed.
 
+use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 
 /// Entries per table (`PTRS_PER_PTE` = `PTRS_PER_PMD` = ... = 512).
 pub const PTRS_PER_TABLE: usize = 512;
@@ -170,65 +170,71 @@ pub struct Table {
     entries: [AtomicU64; PTRS_PER_TABLE],
 }
 
-impl Table {
-    fn new() -> Self {
-        Table { entries: [const { AtomicU64::new(0) }; PTRS_PER_TABLE] }
-    }
-}
-
-const CHUNK_SHIFT: u32 = 6;
-const TABLES_PER_CHUNK: usize = 1 << CHUNK_SHIFT;
 /// Upper bound on table pages per arena (1 Mi tables = 4 GiB of page tables).
 pub const MAX_TABLES: usize = 1 << 20;
-const MAX_CHUNKS: usize = MAX_TABLES / TABLES_PER_CHUNK;
+/// Default capacity of an arena: 64 Ki tables (256 MiB of address space reserved, backed only
+/// when touched), enough for ~128 GiB of memory mapped with 4 KiB pages.
+pub const DEFAULT_TABLES: usize = 1 << 16;
 
-/// An arena of page-table pages addressed by `u32` index. Chunks are allocated on demand and
-/// never move or shrink, so any index handed out stays readable for the arena's life; reuse of
-/// a freed index is what the grace period (`grace.rs`) guards.
+/// An arena of page-table pages addressed by `u32` index: one zeroed allocation of
+/// `capacity` tables that never moves, so any index stays readable for the arena's life and a
+/// table is found from its index with one multiply-add (no per-level indirection). Memory is
+/// obtained zeroed from the allocator, so untouched tables cost no RAM. Reuse of a freed index
+/// is what the grace period (`grace.rs`) guards.
 pub struct TableArena {
-    chunks: Box<[OnceLock<Box<[Table; TABLES_PER_CHUNK]>>]>,
+    tables: Box<[Table]>,
 }
 
 impl Default for TableArena {
     fn default() -> Self {
-        Self::new()
+        Self::with_capacity(DEFAULT_TABLES)
     }
 }
 
 impl TableArena {
-    /// An empty arena (no table memory allocated yet).
-    pub fn new() -> Self {
-        TableArena { chunks: (0..MAX_CHUNKS).map(|_| OnceLock::new()).collect() }
-    }
-
-    /// Make sure table `index` is backed by memory (writer side; allocates a chunk if needed).
-    /// Returns false if `index` is beyond [`MAX_TABLES`].
-    pub fn ensure(&self, index: u32) -> bool {
-        let c = (index >> CHUNK_SHIFT) as usize;
-        match self.chunks.get(c) {
-            Some(slot) => {
-                slot.get_or_init(|| {
-                    let v: Vec<Table> = (0..TABLES_PER_CHUNK).map(|_| Table::new()).collect();
-                    v.into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!("length is TABLES_PER_CHUNK"))
-                });
-                true
+    /// An arena with room for `capacity` tables (clamped to 1..=[`MAX_TABLES`]).
+    pub fn with_capacity(capacity: usize) -> Self {
+        let n = capacity.clamp(1, MAX_TABLES);
+        let layout = Layout::array::<Table>(n).unwrap_or_else(|_| unreachable!("n <= MAX_TABLES fits"));
+        // SAFETY: `layout` has a non-zero size (n >= 1 tables of 4096 bytes). `alloc_zeroed`
+        // returns null (handled) or memory valid for `n` `Table`s with that layout. Every field
+        // of `Table` is an `AtomicU64`, which has the same in-memory representation as `u64`,
+        // so the all-zero bytes are `n` valid tables of zero entries. `Box<[Table]>` of length
+        // `n` deallocates with `Layout::array::<Table>(n)`, the layout allocated here.
+        let tables = unsafe {
+            let p = alloc_zeroed(layout).cast::<Table>();
+            if p.is_null() {
+                handle_alloc_error(layout);
             }
-            None => false,
-        }
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n))
+        };
+        TableArena { tables }
     }
 
-    #[inline]
+    /// Number of tables the arena can hold.
+    pub fn capacity(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// Whether table `index` exists in this arena (writer side, before handing it out).
+    pub fn ensure(&self, index: u32) -> bool {
+        (index as usize) < self.tables.len()
+    }
+
+    #[inline(always)]
     fn slot(&self, table: u32, idx: usize) -> Option<&AtomicU64> {
-        let chunk = self.chunks.get((table >> CHUNK_SHIFT) as usize)?.get()?;
-        chunk.get(table as usize & (TABLES_PER_CHUNK - 1))?.entries.get(idx)
+        // `idx` is masked, so only the table index can be out of range.
+        Some(&self.tables.get(table as usize)?.entries[idx & (PTRS_PER_TABLE - 1)])
     }
 
-    /// Read one entry once (Acquire, pairing with the Release store that published a table
-    /// below it). An index that was never backed reads as a non-present entry.
+    /// Read one entry once. It pairs with the Release store that published a table below it
+    /// and, being SeqCst, also with the writer's SeqCst fence before its reader check (see
+    /// `grace.rs`); on x86-64 and arm64 a SeqCst load is the same instruction as an Acquire
+    /// load. An index outside the arena reads as a non-present entry.
     #[inline(always)]
     pub fn load(&self, table: u32, idx: usize) -> u64 {
         match self.slot(table, idx) {
-            Some(a) => a.load(Ordering::Acquire),
+            Some(a) => a.load(Ordering::SeqCst),
             None => 0,
         }
     }
@@ -299,11 +305,25 @@ mod tests {
     }
 
     #[test]
+    fn arena_memory_starts_zeroed_and_holds_writes_at_both_ends() {
+        let a = TableArena::with_capacity(300);
+        assert_eq!(a.capacity(), 300);
+        for t in [0u32, 1, 150, 299] {
+            assert_eq!(a.present_count(t), 0);
+            a.store(t, 511, t as u64 * 2 + 1);
+            assert_eq!(a.load(t, 511), t as u64 * 2 + 1);
+        }
+        assert_eq!(a.load(300, 0), 0, "past the end reads as non-present");
+        assert_eq!(TableArena::with_capacity(0).capacity(), 1);
+    }
+
+    #[test]
     fn arena_reads_unbacked_tables_as_empty() {
-        let a = TableArena::new();
+        let a = TableArena::with_capacity(16);
         assert_eq!(a.load(5, 3), 0);
         assert_eq!(a.load(u32::MAX, 0), 0);
         assert!(!a.ensure(u32::MAX));
+        assert!(!a.ensure(16));
         assert!(a.ensure(5));
         a.store(5, 3, 0xabc1);
         assert_eq!(a.load(5, 3), 0xabc1);

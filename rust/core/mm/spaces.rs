@@ -37,6 +37,9 @@ pub struct MmConfig {
     pub table_free: TableFree,
     /// The kernel half built into `init_mm`.
     pub kernel: KernelLayout,
+    /// Capacity of the page-table arena in 4 KiB tables (address space reserved up front and
+    /// backed only when used; at most `pgtable::MAX_TABLES`). Running out is ENOMEM.
+    pub max_tables: usize,
 }
 
 impl Default for MmConfig {
@@ -46,6 +49,7 @@ impl Default for MmConfig {
             gbpages: true,
             table_free: TableFree::Deferred,
             kernel: KernelLayout::default(),
+            max_tables: super::pgtable::DEFAULT_TABLES,
         }
     }
 }
@@ -107,7 +111,7 @@ impl AddressSpaces {
         cfg.kernel.validate(cfg.paging)?;
         let kernel_regions = cfg.kernel.regions(cfg.paging, cfg.gbpages);
         let s = AddressSpaces {
-            tables: TableArena::new(),
+            tables: TableArena::with_capacity(cfg.max_tables),
             roots: (0..MAX_MMS).map(|_| AtomicU32::new(0)).collect(),
             read: ReadSide::default(),
             inner: Mutex::new(Inner { alloc: TableAllocator::default(), mms: Vec::new(), collapses: 0, splits: 0 }),

@@ -35,8 +35,8 @@ pub struct AddressSpaces {
 #[pymethods]
 impl AddressSpaces {
     #[new]
-    #[pyo3(signature = (levels = 4, gbpages = true, defer_table_free = true))]
-    fn new(levels: u32, gbpages: bool, defer_table_free: bool) -> PyResult<Self> {
+    #[pyo3(signature = (levels = 4, gbpages = true, defer_table_free = true, max_tables = 65536))]
+    fn new(levels: u32, gbpages: bool, defer_table_free: bool, max_tables: usize) -> PyResult<Self> {
         guard(|| {
             let paging = match levels {
                 4 => core::Paging::FourLevel,
@@ -44,7 +44,13 @@ impl AddressSpaces {
                 _ => return Err(Error::Usage(format!("levels {levels} is not 4 or 5"))),
             };
             let table_free = if defer_table_free { core::TableFree::Deferred } else { core::TableFree::Immediate };
-            let cfg = core::MmConfig { paging, gbpages, table_free, ..core::MmConfig::default() };
+            if max_tables == 0 || max_tables > core::pgtable::MAX_TABLES {
+                return Err(Error::Usage(format!(
+                    "max_tables {max_tables} is not in 1..={}",
+                    core::pgtable::MAX_TABLES
+                )));
+            }
+            let cfg = core::MmConfig { paging, gbpages, table_free, max_tables, ..core::MmConfig::default() };
             Ok(AddressSpaces { inner: core::AddressSpaces::new(cfg)? })
         })
     }
