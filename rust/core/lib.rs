@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod machine;
 pub mod machine_settings;
+pub mod mm;
 pub mod pmu;
 pub mod slab;
 pub mod task;

@@ -6,6 +6,7 @@ mod attr;
 mod errors;
 mod guard;
 mod machine;
+mod mm;
 mod slab;
 
 use pyo3::prelude::*;
@@ -60,6 +61,7 @@ fn abi_names(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    mm::register(m)?;
     m.add_function(wrap_pyfunction!(_force_panic, m)?)?;
     m.add_function(wrap_pyfunction!(abi_constants, m)?)?;
     m.add_function(wrap_pyfunction!(abi_names, m)?)?;
