@@ -5,10 +5,13 @@
 use crate::events::open::{perf_event_open, OpenArgs};
 use crate::events::{EventArena, EventId};
 use crate::machine_settings::{Caller, Sysctls};
+use crate::mm::{AddressSpaces, MapKind, MmConfig, MmId, TaskMmView};
 use crate::pmu::software::{ClockPmu, SoftwarePmu};
 use crate::pmu::PmuRegistry;
-use crate::task::TaskTable;
+use crate::task::{TaskId, TaskTable};
 use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 /// Names of the machine presets this build knows, with a one-line description.
 pub const PRESETS: &[(&str, &str)] =
@@ -41,6 +44,10 @@ pub struct Machine {
     pub tasks: TaskTable,
     pub events: EventArena,
     last_event_id: u64,
+    /// Page tables of every task (built on first use: most scenarios never look at memory).
+    address_spaces: OnceLock<Arc<AddressSpaces>>,
+    /// `task->mm` of user tasks (kernel threads have none).
+    task_mm: HashMap<TaskId, MmId>,
 }
 
 impl Machine {
@@ -71,6 +78,8 @@ impl Machine {
             pmus,
             events: EventArena::default(),
             last_event_id: 0,
+            address_spaces: OnceLock::new(),
+            task_mm: HashMap::new(),
         })
     }
 
@@ -120,6 +129,89 @@ impl Machine {
         flags: u64,
     ) -> Result<EventId> {
         perf_event_open(self, user_attr, OpenArgs { pid, cpu, group, flags })
+    }
+
+    /// The machine's address spaces (`init_mm` plus one mm per user task), created on first use.
+    pub fn address_spaces(&self) -> Result<&Arc<AddressSpaces>> {
+        if let Some(a) = self.address_spaces.get() {
+            return Ok(a);
+        }
+        let a = Arc::new(AddressSpaces::new(MmConfig::default())?);
+        Ok(self.address_spaces.get_or_init(|| a))
+    }
+
+    /// The task with this pid (0 = the caller).
+    pub fn task_by_pid(&self, pid: i32) -> Result<TaskId> {
+        if pid == 0 {
+            return Ok(self.tasks.current());
+        }
+        self.tasks.by_tid(pid).ok_or_else(|| Error::NotFound(format!("no task with pid {pid}")))
+    }
+
+    /// `task->mm`: a user task's address space (made on first use), None for a kernel thread.
+    pub fn task_mm(&mut self, t: TaskId) -> Result<Option<MmId>> {
+        if self.tasks.get(t)?.kernel_thread {
+            return Ok(None);
+        }
+        if let Some(mm) = self.task_mm.get(&t) {
+            return Ok(Some(*mm));
+        }
+        let mm = self.address_spaces()?.new_mm()?;
+        self.task_mm.insert(t, mm);
+        Ok(Some(mm))
+    }
+
+    /// What the page-size walk sees when `t` is current (`current->mm`, kernel-thread flag).
+    pub fn task_mm_view(&mut self, t: TaskId) -> Result<TaskMmView> {
+        Ok(match self.task_mm(t)? {
+            Some(mm) => TaskMmView::user(mm),
+            None => TaskMmView::kernel_thread(None),
+        })
+    }
+
+    /// `mmap()` in a user task's address space.
+    pub fn mmap(
+        &mut self,
+        t: TaskId,
+        addr: u64,
+        length: u64,
+        page_size: u64,
+        kind: MapKind,
+        populate: bool,
+    ) -> Result<()> {
+        let mm = self.user_mm(t)?;
+        self.address_spaces()?.mmap(mm, addr, length, page_size, kind, populate)
+    }
+
+    /// `munmap()` (whole or partial) in a user task's address space.
+    pub fn munmap(&mut self, t: TaskId, addr: u64, length: u64) -> Result<()> {
+        let mm = self.user_mm(t)?;
+        self.address_spaces()?.munmap(mm, addr, length)
+    }
+
+    /// THP collapse of 4 KiB pages into 2 MiB leaves; returns the number of 2 MiB blocks made.
+    pub fn collapse(&mut self, t: TaskId, addr: u64, length: u64) -> Result<u64> {
+        let mm = self.user_mm(t)?;
+        self.address_spaces()?.collapse(mm, addr, length)
+    }
+
+    /// THP split of the 2 MiB leaf holding `addr`; returns whether one was split.
+    pub fn split(&mut self, t: TaskId, addr: u64) -> Result<bool> {
+        let mm = self.user_mm(t)?;
+        self.address_spaces()?.split(mm, addr)
+    }
+
+    /// `perf_get_page_size()` for a sample taken while `t` runs: 4K/2M/1G, or 0 when unmapped.
+    pub fn page_size(&mut self, t: TaskId, addr: u64) -> Result<u64> {
+        let view = self.task_mm_view(t)?;
+        Ok(self.address_spaces()?.perf_get_page_size(view, addr))
+    }
+
+    fn user_mm(&mut self, t: TaskId) -> Result<MmId> {
+        self.task_mm(t)?.ok_or_else(|| {
+            let pid = self.tasks.get(t).map(|x| x.pid).unwrap_or(-1);
+            Error::Usage(format!("pid {pid} is a kernel thread: it has no user address space"))
+        })
     }
 
     /// `close()` of an event fd: a leader's siblings become singleton groups

@@ -171,6 +171,63 @@ impl PyMachine {
         guard(|| Ok(m.tasks.get(m.tasks.current())?.pid))
     }
 
+    /// `task->mm` id of a user task (made on first use), None for a kernel thread.
+    fn task_mm(&self, pid: i32) -> PyResult<Option<u32>> {
+        let mut m = lock(&self.inner)?;
+        guard(|| {
+            let t = m.task_by_pid(pid)?;
+            Ok(m.task_mm(t)?.map(|mm| mm.0))
+        })
+    }
+
+    /// `mmap()` in the task's address space: `kind` is "anon", "file" or "hugetlb"; `page_size`
+    /// 4096, 2 MiB or 1 GiB (huge sizes need hugetlb); `populate` faults every page in.
+    #[pyo3(signature = (pid, addr, length, page_size = 4096, kind = "anon", populate = true))]
+    fn mmap(&self, pid: i32, addr: u64, length: u64, page_size: u64, kind: &str, populate: bool) -> PyResult<()> {
+        let mut m = lock(&self.inner)?;
+        guard(|| {
+            let t = m.task_by_pid(pid)?;
+            m.mmap(t, addr, length, page_size, perfcore::mm::MapKind::parse(kind)?, populate)
+        })
+    }
+
+    /// `munmap()` of a whole or partial range.
+    fn munmap(&self, pid: i32, addr: u64, length: u64) -> PyResult<()> {
+        let mut m = lock(&self.inner)?;
+        guard(|| {
+            let t = m.task_by_pid(pid)?;
+            m.munmap(t, addr, length)
+        })
+    }
+
+    /// THP collapse (4 KiB -> 2 MiB) of a range; returns the number of 2 MiB blocks made.
+    fn collapse(&self, pid: i32, addr: u64, length: u64) -> PyResult<u64> {
+        let mut m = lock(&self.inner)?;
+        guard(|| {
+            let t = m.task_by_pid(pid)?;
+            m.collapse(t, addr, length)
+        })
+    }
+
+    /// THP split of the 2 MiB leaf holding `addr`; returns whether one was split.
+    fn split(&self, pid: i32, addr: u64) -> PyResult<bool> {
+        let mut m = lock(&self.inner)?;
+        guard(|| {
+            let t = m.task_by_pid(pid)?;
+            m.split(t, addr)
+        })
+    }
+
+    /// What PERF_SAMPLE_DATA_PAGE_SIZE would report for `addr` in a sample of this task:
+    /// 4096, 2 MiB, 1 GiB, or 0 when nothing is mapped (kernel threads walk init_mm).
+    fn page_size(&self, pid: i32, addr: u64) -> PyResult<u64> {
+        let mut m = lock(&self.inner)?;
+        guard(|| {
+            let t = m.task_by_pid(pid)?;
+            m.page_size(t, addr)
+        })
+    }
+
     /// Take a CPU offline (or online again).
     fn set_cpu_online(&self, cpu: u32, online: bool) -> PyResult<()> {
         let mut m = lock(&self.inner)?;
