@@ -327,7 +327,7 @@ fn an_mm_built_from_this_process_smaps_resolves_live_memory() {
     let b = s.mm_from_smaps(&ranges).unwrap();
     let mm = b.mm.unwrap();
     assert!(b.mapped > 5);
-    let code = an_mm_built_from_this_process_smaps_resolves_live_memory as usize as u64;
+    let code = an_mm_built_from_this_process_smaps_resolves_live_memory as fn() as usize as u64;
     for a in [&local as *const u64 as u64, heap.as_ptr() as u64, code] {
         let v = s.perf_get_page_size(TaskMmView::user(mm), a);
         assert!(v == SIZE_4K || v == SIZE_2M, "{a:#x} -> {v}");
