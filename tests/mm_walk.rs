@@ -315,3 +315,25 @@ fn a_full_table_arena_is_enomem_and_leaves_no_half_mapping() {
     s.mmap(mm, A, 8 << 20, SIZE_4K, MapKind::Anon, true).unwrap();
     assert_eq!(s.perf_get_page_size(TaskMmView::user(mm), A + (8 << 20) - 1), SIZE_4K);
 }
+
+#[test]
+fn an_mm_built_from_this_process_smaps_resolves_live_memory() {
+    let local = 0u64;
+    let heap = Box::new([7u8; 64]); // allocated before smaps is read, so its range is listed
+    let text = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let ranges = perfcore::mm::parse_smaps(&text).unwrap();
+    assert!(ranges.len() > 5);
+    let s = spaces(Paging::FourLevel);
+    let b = s.mm_from_smaps(&ranges).unwrap();
+    let mm = b.mm.unwrap();
+    assert!(b.mapped > 5);
+    let code = an_mm_built_from_this_process_smaps_resolves_live_memory as fn() as usize as u64;
+    for a in [&local as *const u64 as u64, heap.as_ptr() as u64, code] {
+        let v = s.perf_get_page_size(TaskMmView::user(mm), a);
+        assert!(v == SIZE_4K || v == SIZE_2M, "{a:#x} -> {v}");
+    }
+    // [vsyscall], if present, is in the kernel half: reported as skipped, not mapped.
+    if text.contains("[vsyscall]") {
+        assert!(b.skipped.iter().any(|(_, why)| why.contains("[vsyscall]")));
+    }
+}

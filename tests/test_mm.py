@@ -346,3 +346,41 @@ def test_histogram_and_names() -> None:
     assert [page_size_name(x) for x in (0, K4, M2, G1)] == ["N/A", "4K", "2M", "1G"]
     # Non-contiguous and non-u64 input is accepted.
     assert page_size_histogram(np.array([K4, 0, K4, 0], dtype=np.int64)[::2]) == {K4: 2}
+
+
+def test_threads_share_one_arena_walks_lock_free_beside_writers() -> None:
+    import threading
+
+    sp = AddressSpaces()
+    mm = sp.new_mm()
+    addrs = np.array([BASE + k * M2 + 5 * K4 for k in range(4)] * 256, dtype=np.uint64)
+    stop = threading.Event()
+    seen: set[int] = set()
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                seen.update(np.unique(sp.page_sizes(mm, addrs)).tolist())
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for i in range(200):
+        b = BASE + (i % 4) * M2
+        sp.mmap(mm, b, M2)
+        sp.collapse(mm, b, M2)
+        sp.split(mm, b)
+        sp.munmap(mm, b, M2)
+        try:
+            sp.synchronize()
+        except core.UsageError:
+            pass  # a reader was inside its section: the grace period cannot end yet
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert seen <= {0, K4, M2} and seen
+    assert sp.stats()["readers"] == 0

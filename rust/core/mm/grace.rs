@@ -6,10 +6,10 @@
 //! spec/task-data-slab-page-size.md §C.3 step 2.
 //!
 //! In the model a walker opens an [`IrqOff`] section (one atomic exchange on its thread's own
-//! slot); a table that is
-//! unlinked goes to the deferred list instead of the free list; `synchronize()` (the end of a
-//! grace period) reclaims the deferred tables only when no section is open. A walker that read a
-//! table index before the unlink therefore still reads the old, unchanged table.
+//! slot); a table that is unlinked goes to the deferred list instead of the free list;
+//! `synchronize()` (the end of a grace period) reclaims the deferred tables only when no
+//! section is open. A walker that read a table index before the unlink therefore still reads
+//! the old table, never a reused one.
 
 use super::pgtable::TableArena;
 use crate::{Error, Result};
