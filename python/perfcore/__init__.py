@@ -8,26 +8,38 @@ The engine is Rust (``perfcore._core``); this package is its Python front::
                                    sample_type="ip|tid|time"), pid=0, cpu=-1)
 """
 
-from perfcore import abi
+from perfcore import abi, mm, slab
 from perfcore._core import (
+    AddressSpaces,
     Attr,
     Event,
     InternalError,
+    KmallocModel,
+    KmemCache,
     Machine,
     NotFoundError,
     PerfError,
     UsageError,
     __version__,
 )
+from perfcore.mm import check_zero_runs, from_smaps, page_size_histogram
 
 __all__ = [
+    "AddressSpaces",
     "Attr",
     "Event",
     "InternalError",
+    "KmallocModel",
+    "KmemCache",
     "Machine",
     "NotFoundError",
     "PerfError",
     "UsageError",
     "__version__",
     "abi",
+    "check_zero_runs",
+    "from_smaps",
+    "mm",
+    "page_size_histogram",
+    "slab",
 ]
