@@ -27,3 +27,17 @@ def test_demo_json_reports_model_answers() -> None:
     assert "E2BIG" in rows["attr.size 63"]
     assert "EOVERFLOW" in rows["sample_max_stack 200 > 127"]
     assert [p["name"] for p in rep["machine"]["pmus"]] == ["software", "cpu_clock", "task_clock"]
+
+
+def test_demo_reports_slab_memory_and_page_sizes() -> None:
+    out = subprocess.run([sys.executable, "-m", "perfcore.cli", "demo", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    rep = json.loads(out)
+    mem = {r["allocator"].split("(")[0]: r for r in rep["task_data_memory_10k_threads"]}
+    # SLUB arithmetic (spec B.3): 788 -> stride 832, 39 per order-3 slab at 8 CPUs; kmalloc-1k 32 per slab
+    assert (mem["kmem_cache"]["stride"], mem["kmem_cache"]["objects_per_slab"]) == (832, 39)
+    assert mem["kmem_cache"]["slabs"] == -(-10_000 // 39)
+    assert (mem["kmalloc"]["stride"], mem["kmalloc"]["objects_per_slab"]) == (1024, 32)
+    sizes = {r["where"]: r["data_page_size"] for r in rep["data_page_size"]}
+    assert sizes == {"heap (4K pages)": 4096, "THP-collapsed anon": 2 << 20, "hugetlb 1G": 1 << 30,
+                     "unmapped": 0, "kernel text from a kthread": 2 << 20, "user address from a kthread": 0}
