@@ -41,7 +41,7 @@ def _task_data_memory(tasks: int = 10_000, nr_cpus: int = 8) -> list[dict[str, A
     info = cache.slabinfo()
     rows.append({"allocator": "kmem_cache(x86_lbr, 788, align 64)", "stride": cache.stride,
                  "objects_per_slab": cache.objects_per_slab, "slabs": info["num_slabs"],
-                 "mb": round(info["num_slabs"] * cache.slab_bytes / 1e6, 2),
+                 "mb": round(int(info["num_slabs"]) * cache.slab_bytes / 1e6, 2),
                  "aligned_64": int((addrs % 64 == 0).sum())})
     cache.free_many(addrs)
     km = pc.KmallocModel(nr_cpus=nr_cpus)
