@@ -99,13 +99,18 @@ struct CpuCache {
     freelist: u32,
     /// `c->slab`.
     slab: u32,
-    /// Base address of `c->slab` (0 if none), for the free fast path.
-    base: usize,
+    /// Address of object 0 of `c->slab` (0 if none).
+    obj0: usize,
+    /// `objects * stride` of `c->slab` (0 if none): `addr - obj0` below this is in the slab.
+    limit: usize,
     /// `c->partial`: per-CPU partial slabs, most recent last.
     partial: Vec<u32>,
     /// The CPU slab's metadata and in-use count, moved here while it is frozen.
     meta: Box<[u32]>,
     inuse: u32,
+    /// Objects allocated / freed by this CPU (per-CPU like `CONFIG_SLUB_STATS`).
+    allocs: u64,
+    frees: u64,
 }
 
 impl CpuCache {
@@ -113,10 +118,13 @@ impl CpuCache {
         CpuCache {
             freelist: NONE,
             slab: NONE,
-            base: 0,
+            obj0: 0,
+            limit: 0,
             partial: Vec::new(),
             meta: Box::new([]),
             inuse: 0,
+            allocs: 0,
+            frees: 0,
         }
     }
 }
@@ -175,6 +183,8 @@ pub struct KmemCache {
     nr_partial: usize,
     nr_slabs: usize,
     counters: CacheCounters,
+    /// The slab the last slow-path free found: (base, id), (0, NONE) if none.
+    memo: (usize, u32),
     /// Released slab blocks kept for reuse (base address, metadata).
     pool: Vec<(usize, Box<[u32]>)>,
     destroyed: bool,
@@ -223,6 +233,7 @@ impl KmemCache {
             nr_partial: 0,
             nr_slabs: 0,
             counters: CacheCounters::default(),
+            memo: (0, NONE),
             pool: Vec::new(),
             destroyed: false,
         })
@@ -250,12 +261,16 @@ impl KmemCache {
 
     /// Objects allocated right now.
     pub fn inuse(&self) -> usize {
-        (self.counters.allocs - self.counters.frees) as usize
+        let k = self.counters();
+        (k.allocs - k.frees) as usize
     }
 
     /// What the cache has done so far.
     pub fn counters(&self) -> CacheCounters {
-        self.counters
+        let mut k = self.counters;
+        k.allocs = self.cpus.iter().map(|c| c.allocs).sum();
+        k.frees = self.cpus.iter().map(|c| c.frees).sum();
+        k
     }
 
     /// Whether [`KmemCache::destroy`] succeeded.
@@ -296,8 +311,8 @@ impl KmemCache {
             let i = idx as usize;
             c.freelist = std::mem::replace(&mut c.meta[i], ALLOCATED);
             c.inuse += 1;
-            self.counters.allocs += 1;
-            let addr = c.base + i * self.layout.size + self.layout.red_left_pad;
+            c.allocs += 1;
+            let addr = c.obj0 + i * self.layout.size;
             if self.red_zone {
                 self.paint(addr, SLUB_RED_ACTIVE);
             }
@@ -323,37 +338,30 @@ impl KmemCache {
         let Some(c) = self.cpus.get_mut(cpu) else {
             return Err(self.cpu_error(cpu));
         };
-        let base = addr & self.slab_mask;
-        if base == c.base && c.slab != NONE && !self.red_zone {
-            let off = addr.wrapping_sub(base + self.layout.red_left_pad);
-            let idx = ((off as u64 * self.recip) >> 40) as usize;
-            if off < self.slab_bytes
-                && idx < self.layout.objects
-                && idx * self.layout.size == off
-                && c.meta[idx] == ALLOCATED
-            {
-                {
-                    c.inuse -= 1;
-                    self.counters.frees += 1;
-                    let next = c.freelist;
-                    c.meta[idx] = next;
-                    let next_addr = if next == NONE {
-                        0
-                    } else {
-                        base + next as usize * self.layout.size + self.layout.red_left_pad
-                    };
-                    // SAFETY: `addr` is a live object of this cache's slab at `base` (checked
-                    // above) and `offset + 8 <= inuse <= stride`, so the word is inside the slot.
-                    unsafe {
-                        std::ptr::write_unaligned(
-                            (addr + self.layout.offset) as *mut usize,
-                            next_addr,
-                        )
-                    };
-                    c.freelist = idx as u32;
-                    return Ok(());
-                }
-            }
+        // do_slab_free()'s fast path: the object belongs to this CPU's slab.
+        let off = addr.wrapping_sub(c.obj0);
+        let idx = ((off as u64).wrapping_mul(self.recip) >> 40) as usize;
+        if off < c.limit
+            && idx * self.layout.size == off
+            && !self.red_zone
+            && c.meta.get(idx) == Some(&ALLOCATED)
+        {
+            c.inuse -= 1;
+            c.frees += 1;
+            let next = c.freelist;
+            c.meta[idx] = next;
+            let next_addr = if next == NONE {
+                0
+            } else {
+                c.obj0 + next as usize * self.layout.size
+            };
+            // SAFETY: `addr` is a live object of this CPU's slab (checked above) and
+            // `offset + 8 <= inuse <= stride`, so the word is inside its slot.
+            unsafe {
+                std::ptr::write_unaligned((addr + self.layout.offset) as *mut usize, next_addr)
+            };
+            c.freelist = idx as u32;
+            return Ok(());
         }
         self.free_slow(addr, cpu)
     }
@@ -361,13 +369,30 @@ impl KmemCache {
     /// Locate `addr`: (slab id, object index) if it is an object start in one of our slabs.
     fn locate(&self, addr: usize) -> std::result::Result<(u32, usize), Bad> {
         let base = addr & self.slab_mask;
-        let Some(&id) = self.by_base.get(&base) else {
+        let hint = if base == self.memo.0 && base != 0 {
+            Some(self.memo.1)
+        } else {
+            None
+        };
+        let Some(id) = hint.or_else(|| self.by_base.get(&base).copied()) else {
             return Err(Bad::NotInCache);
         };
         let rel = addr - base;
         let pad = self.layout.red_left_pad;
         let stride = self.layout.size;
-        // Slot of `addr`: objects start `pad` bytes into their slot.
+        // Object index by the reciprocal: exact whenever `rel - pad` is a multiple of the
+        // stride, which is all the fast answer needs.
+        let guess = ((rel.wrapping_sub(pad) as u64).wrapping_mul(self.recip) >> 40) as usize;
+        if guess < self.layout.objects && guess * stride + pad == rel {
+            if self.meta_of(id)[guess] != ALLOCATED {
+                return Err(Bad::NotLive {
+                    slab: base,
+                    idx: guess,
+                });
+            }
+            return Ok((id, guess));
+        }
+        // Slot of `addr` (exact division, for the error message).
         let slot = rel / stride;
         let start = slot * stride + pad;
         if slot >= self.layout.objects || rel != start {
@@ -516,7 +541,8 @@ impl KmemCache {
         s.state = SlabState::Cpu(cpu as u32);
         let c = &mut self.cpus[cpu];
         c.slab = id;
-        c.base = s.base;
+        c.obj0 = s.base + self.layout.red_left_pad;
+        c.limit = self.layout.objects * self.layout.size;
         c.freelist = std::mem::replace(&mut s.freelist, NONE);
         c.meta = std::mem::take(&mut s.meta);
         c.inuse = s.inuse;
@@ -532,7 +558,8 @@ impl KmemCache {
         s.inuse = c.inuse;
         s.state = SlabState::Full;
         c.slab = NONE;
-        c.base = 0;
+        c.obj0 = 0;
+        c.limit = 0;
         id
     }
 
@@ -633,6 +660,9 @@ impl KmemCache {
     fn discard_slab(&mut self, id: u32) {
         let base = self.slabs[id as usize].base;
         self.by_base.remove(&base);
+        if self.memo.1 == id {
+            self.memo = (0, NONE);
+        }
         let s = &mut self.slabs[id as usize];
         s.base = 0;
         let meta = std::mem::take(&mut s.meta);
@@ -723,6 +753,7 @@ impl KmemCache {
         let (id, idx) = self
             .locate(addr)
             .map_err(|b| self.bad_error("kmem_cache_free", addr, b))?;
+        self.memo = (self.slabs[id as usize].base, id);
         if self.red_zone {
             if let Some(at) = self.check_paint(addr, SLUB_RED_ACTIVE) {
                 return Err(Error::Usage(format!(
@@ -733,7 +764,7 @@ impl KmemCache {
             self.paint(addr, SLUB_RED_INACTIVE);
         }
         let base = self.slabs[id as usize].base;
-        self.counters.frees += 1;
+        self.cpus[cpu].frees += 1;
         self.counters.free_slowpath += 1;
         let state = self.slabs[id as usize].state;
         let own = state == SlabState::Cpu(cpu as u32);
