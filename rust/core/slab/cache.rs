@@ -80,8 +80,8 @@ enum SlabState {
 /// One slab: its memory and its metadata (`struct slab`).
 struct Slab {
     base: usize,
-    /// `slab->inuse`: allocated objects (exact). While the slab is a CPU slab this and `meta`
-    /// live in the `CpuCache` (the fast path touches nothing else).
+    /// `slab->inuse`: allocated objects (exact while the slab is not a CPU slab; recounted
+    /// from `meta` when it stops being one).
     inuse: u32,
     /// `slab->freelist`: head of the free objects not on a CPU freelist.
     freelist: u32,
@@ -94,8 +94,10 @@ struct Slab {
     meta: Box<[u32]>,
 }
 
-/// Per-CPU state (`struct kmem_cache_cpu`).
+/// Per-CPU state (`struct kmem_cache_cpu`). The fields the fast paths touch come first and
+/// fit one cache line.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 struct CpuCache {
     /// `c->freelist`: lockless freelist of the CPU slab.
     freelist: u32,
@@ -105,14 +107,14 @@ struct CpuCache {
     obj0: usize,
     /// `objects * stride` of `c->slab` (0 if none): `addr - obj0` below this is in the slab.
     limit: usize,
-    /// `c->partial`: per-CPU partial slabs, most recent last.
-    partial: Vec<u32>,
-    /// The CPU slab's metadata and in-use count, moved here while it is frozen.
+    /// The CPU slab's metadata, moved here while it is frozen. Like SLUB, the frozen slab's
+    /// in-use count is not maintained; it is recounted when the slab is unfrozen.
     meta: Box<[u32]>,
-    inuse: u32,
     /// Objects allocated / freed by this CPU (per-CPU like `CONFIG_SLUB_STATS`).
     allocs: u64,
     frees: u64,
+    /// `c->partial`: per-CPU partial slabs, most recent last.
+    partial: Vec<u32>,
 }
 
 impl CpuCache {
@@ -124,7 +126,6 @@ impl CpuCache {
             limit: 0,
             partial: Vec::new(),
             meta: Box::new([]),
-            inuse: 0,
             allocs: 0,
             frees: 0,
         }
@@ -312,7 +313,6 @@ impl KmemCache {
         if idx != NONE {
             let i = idx as usize;
             c.freelist = std::mem::replace(&mut c.meta[i], ALLOCATED);
-            c.inuse += 1;
             c.allocs += 1;
             let addr = c.obj0 + i * self.layout.size;
             if self.red_zone {
@@ -348,7 +348,6 @@ impl KmemCache {
             && !self.red_zone
             && c.meta.get(idx) == Some(&ALLOCATED)
         {
-            c.inuse -= 1;
             c.frees += 1;
             let next = c.freelist;
             c.meta[idx] = next;
@@ -432,20 +431,18 @@ impl KmemCache {
         } else {
             self.slabs[id as usize].freelist
         };
-        let empty = {
-            let (meta, inuse) = match state {
-                SlabState::Cpu(o) => {
-                    let c = &mut self.cpus[o as usize];
-                    (&mut c.meta, &mut c.inuse)
-                }
-                _ => {
-                    let s = &mut self.slabs[id as usize];
-                    (&mut s.meta, &mut s.inuse)
-                }
-            };
-            meta[idx] = prior;
-            *inuse -= 1;
-            *inuse == 0
+        let empty = match state {
+            // A frozen slab's count is recounted when it is unfrozen.
+            SlabState::Cpu(o) => {
+                self.cpus[o as usize].meta[idx] = prior;
+                false
+            }
+            _ => {
+                let s = &mut self.slabs[id as usize];
+                s.meta[idx] = prior;
+                s.inuse -= 1;
+                s.inuse == 0
+            }
         };
         if own {
             self.cpus[cpu].freelist = idx as u32;

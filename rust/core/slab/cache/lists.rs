@@ -3,7 +3,9 @@
 //! `__put_partials()`, the node partial list and `kmem_cache_shrink()` in mm/slub.c. Facts:
 //! spec/task-data-slab-page-size.md §B.1.
 
-use super::{CpuCache, KmemCache, Slab, SlabState, NONE, PAGE_POOL_MAX, SLUB_RED_INACTIVE};
+use super::{
+    CpuCache, KmemCache, Slab, SlabState, ALLOCATED, NONE, PAGE_POOL_MAX, SLUB_RED_INACTIVE,
+};
 use crate::{Errno, Error, Result};
 use std::alloc::Layout;
 
@@ -18,7 +20,6 @@ impl KmemCache {
         c.limit = self.layout.objects * self.layout.size;
         c.freelist = std::mem::replace(&mut s.freelist, NONE);
         c.meta = std::mem::take(&mut s.meta);
-        c.inuse = s.inuse;
     }
 
     /// Give `cpu`'s slab its metadata back and detach it from the CPU (the caller decides
@@ -28,7 +29,7 @@ impl KmemCache {
         let id = c.slab;
         let s = &mut self.slabs[id as usize];
         s.meta = std::mem::take(&mut c.meta);
-        s.inuse = c.inuse;
+        s.inuse = s.meta.iter().filter(|&&m| m == ALLOCATED).count() as u32;
         s.state = SlabState::Full;
         c.slab = NONE;
         c.obj0 = 0;
