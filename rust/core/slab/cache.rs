@@ -586,6 +586,13 @@ mod tests {
     }
 
     #[test]
+    fn cache_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<KmemCache>();
+        check::<crate::slab::KmallocModel>();
+    }
+
+    #[test]
     fn objects_fill_one_slab_then_a_second() {
         let mut c = cache(788, 64, SlabFlags::empty(), 8);
         let addrs: Vec<usize> = (0..40).map(|_| c.alloc(0).unwrap()).collect();
