@@ -46,8 +46,6 @@ fn check_stats(c: &KmemCache, live: &BTreeMap<usize, usize>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
     #[test]
     fn random_sequences_match_the_interval_oracle(
         size in 1usize..3000,

@@ -255,3 +255,12 @@ def test_bulk_calls_and_slabinfo_tables() -> None:
     assert text.splitlines()[1].split()[:3] == ["bulk", str(rows[0]["active_objs"]), "117"]
     c.free_many(addrs)
     assert c.nr_allocated == 0
+
+
+def test_bulk_limit_is_an_error_not_a_crash() -> None:
+    c = core.KmemCache("limit", 64, nr_cpus=1)
+    with pytest.raises(core.UsageError, match="alloc_many"):
+        c.alloc_many(1 << 40)
+    with pytest.raises(OverflowError):
+        c.alloc(-1)
+    assert c.nr_allocated == 0

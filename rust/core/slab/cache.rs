@@ -19,11 +19,13 @@
 //! is an argument, the simulation is single-threaded, and callers that share a cache across
 //! threads wrap it in a lock.
 
+mod check;
+mod lists;
+
 use super::flags::SlabFlags;
 use super::layout::SlabLayout;
 use super::slabinfo::SlabInfo;
-use crate::{Errno, Error, Result};
-use std::alloc::Layout;
+use crate::{Error, Result};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -78,8 +80,8 @@ enum SlabState {
 /// One slab: its memory and its metadata (`struct slab`).
 struct Slab {
     base: usize,
-    /// `slab->inuse`: allocated objects (exact). While the slab is a CPU slab this and `meta`
-    /// live in the `CpuCache` (the fast path touches nothing else).
+    /// `slab->inuse`: allocated objects (exact while the slab is not a CPU slab; recounted
+    /// from `meta` when it stops being one).
     inuse: u32,
     /// `slab->freelist`: head of the free objects not on a CPU freelist.
     freelist: u32,
@@ -92,25 +94,41 @@ struct Slab {
     meta: Box<[u32]>,
 }
 
-/// Per-CPU state (`struct kmem_cache_cpu`).
+/// Per-CPU state (`struct kmem_cache_cpu`). The fields the fast paths touch come first and
+/// fit one cache line.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 struct CpuCache {
     /// `c->freelist`: lockless freelist of the CPU slab.
     freelist: u32,
     /// `c->slab`.
     slab: u32,
-    /// Base address of `c->slab` (0 if none), for the free fast path.
-    base: usize,
+    /// Address of object 0 of `c->slab` (0 if none).
+    obj0: usize,
+    /// `objects * stride` of `c->slab` (0 if none): `addr - obj0` below this is in the slab.
+    limit: usize,
+    /// The CPU slab's metadata, moved here while it is frozen. Like SLUB, the frozen slab's
+    /// in-use count is not maintained; it is recounted when the slab is unfrozen.
+    meta: Box<[u32]>,
+    /// Objects allocated / freed by this CPU (per-CPU like `CONFIG_SLUB_STATS`).
+    allocs: u64,
+    frees: u64,
     /// `c->partial`: per-CPU partial slabs, most recent last.
     partial: Vec<u32>,
-    /// The CPU slab's metadata and in-use count, moved here while it is frozen.
-    meta: Box<[u32]>,
-    inuse: u32,
 }
 
 impl CpuCache {
     fn empty() -> Self {
-        CpuCache { freelist: NONE, slab: NONE, base: 0, partial: Vec::new(), meta: Box::new([]), inuse: 0 }
+        CpuCache {
+            freelist: NONE,
+            slab: NONE,
+            obj0: 0,
+            limit: 0,
+            partial: Vec::new(),
+            meta: Box::new([]),
+            allocs: 0,
+            frees: 0,
+        }
     }
 }
 
@@ -161,6 +179,8 @@ pub struct KmemCache {
     nr_partial: usize,
     nr_slabs: usize,
     counters: CacheCounters,
+    /// The slab the last slow-path free found: (base, id), (0, NONE) if none.
+    memo: (usize, u32),
     /// Released slab blocks kept for reuse (base address, metadata).
     pool: Vec<(usize, Box<[u32]>)>,
     destroyed: bool,
@@ -203,6 +223,7 @@ impl KmemCache {
             nr_partial: 0,
             nr_slabs: 0,
             counters: CacheCounters::default(),
+            memo: (0, NONE),
             pool: Vec::new(),
             destroyed: false,
         })
@@ -230,12 +251,16 @@ impl KmemCache {
 
     /// Objects allocated right now.
     pub fn inuse(&self) -> usize {
-        (self.counters.allocs - self.counters.frees) as usize
+        let k = self.counters();
+        (k.allocs - k.frees) as usize
     }
 
     /// What the cache has done so far.
     pub fn counters(&self) -> CacheCounters {
-        self.counters
+        let mut k = self.counters;
+        k.allocs = self.cpus.iter().map(|c| c.allocs).sum();
+        k.frees = self.cpus.iter().map(|c| c.frees).sum();
+        k
     }
 
     /// Whether [`KmemCache::destroy`] succeeded.
@@ -275,9 +300,8 @@ impl KmemCache {
         if idx != NONE {
             let i = idx as usize;
             c.freelist = std::mem::replace(&mut c.meta[i], ALLOCATED);
-            c.inuse += 1;
-            self.counters.allocs += 1;
-            let addr = c.base + i * self.layout.size + self.layout.red_left_pad;
+            c.allocs += 1;
+            let addr = c.obj0 + i * self.layout.size;
             if self.red_zone {
                 self.paint(addr, SLUB_RED_ACTIVE);
             }
@@ -303,130 +327,21 @@ impl KmemCache {
         let Some(c) = self.cpus.get_mut(cpu) else {
             return Err(self.cpu_error(cpu));
         };
-        let base = addr & self.slab_mask;
-        if base == c.base && c.slab != NONE && !self.red_zone {
-            let off = addr.wrapping_sub(base + self.layout.red_left_pad);
-            let idx = ((off as u64 * self.recip) >> 40) as usize;
-            if off < self.slab_bytes
-                && idx < self.layout.objects
-                && idx * self.layout.size == off
-                && c.meta[idx] == ALLOCATED
-            {
-                {
-                    c.inuse -= 1;
-                    self.counters.frees += 1;
-                    let next = c.freelist;
-                    c.meta[idx] = next;
-                    let next_addr = if next == NONE {
-                        0
-                    } else {
-                        base + next as usize * self.layout.size + self.layout.red_left_pad
-                    };
-                    // SAFETY: `addr` is a live object of this cache's slab at `base` (checked
-                    // above) and `offset + 8 <= inuse <= stride`, so the word is inside the slot.
-                    unsafe { std::ptr::write_unaligned((addr + self.layout.offset) as *mut usize, next_addr) };
-                    c.freelist = idx as u32;
-                    return Ok(());
-                }
-            }
+        // do_slab_free()'s fast path: the object belongs to this CPU's slab.
+        let off = addr.wrapping_sub(c.obj0);
+        let idx = ((off as u64).wrapping_mul(self.recip) >> 40) as usize;
+        if off < c.limit && idx * self.layout.size == off && !self.red_zone && c.meta.get(idx) == Some(&ALLOCATED) {
+            c.frees += 1;
+            let next = c.freelist;
+            c.meta[idx] = next;
+            let next_addr = if next == NONE { 0 } else { c.obj0 + next as usize * self.layout.size };
+            // SAFETY: `addr` is a live object of this CPU's slab (checked above) and
+            // `offset + 8 <= inuse <= stride`, so the word is inside its slot.
+            unsafe { std::ptr::write_unaligned((addr + self.layout.offset) as *mut usize, next_addr) };
+            c.freelist = idx as u32;
+            return Ok(());
         }
         self.free_slow(addr, cpu)
-    }
-
-    /// Locate `addr`: (slab id, object index) if it is an object start in one of our slabs.
-    fn locate(&self, addr: usize) -> std::result::Result<(u32, usize), Bad> {
-        let base = addr & self.slab_mask;
-        let Some(&id) = self.by_base.get(&base) else {
-            return Err(Bad::NotInCache);
-        };
-        let rel = addr - base;
-        let pad = self.layout.red_left_pad;
-        let stride = self.layout.size;
-        // Slot of `addr`: objects start `pad` bytes into their slot.
-        let slot = rel / stride;
-        let start = slot * stride + pad;
-        if slot >= self.layout.objects || rel != start {
-            let (idx, into) = if slot < self.layout.objects && rel >= start {
-                (slot, rel - start)
-            } else if rel < start && slot > 0 {
-                (slot - 1, rel + stride - start)
-            } else {
-                (slot, rel.wrapping_sub(start))
-            };
-            return Err(Bad::NotObjectStart { slab: base, idx, into });
-        }
-        if self.meta_of(id)[slot] != ALLOCATED {
-            return Err(Bad::NotLive { slab: base, idx: slot });
-        }
-        Ok((id, slot))
-    }
-
-    fn bad_error(&self, what: &str, addr: usize, bad: Bad) -> Error {
-        let reason = match bad {
-            Bad::NotInCache => "it is not in any slab of this cache (a pointer from another cache or allocator?)".to_string(),
-            Bad::NotObjectStart { slab, idx, into } if idx < self.layout.objects && into < self.layout.size => format!(
-                "it is not an object start: it lies {into} bytes past the start of object {idx} (0x{:x}) of the slab at 0x{slab:x} (stride {})",
-                slab + idx * self.layout.size + self.layout.red_left_pad,
-                self.layout.size
-            ),
-            Bad::NotObjectStart { slab, .. } => format!(
-                "it is not an object start: it lies in the unused tail or red zone of the slab at 0x{slab:x}"
-            ),
-            Bad::NotLive { slab, idx } => format!(
-                "double free or never allocated: object {idx} of the slab at 0x{slab:x} is already free"
-            ),
-        };
-        Error::Usage(format!("{what}({}): 0x{addr:x}: {reason}", self.name))
-    }
-
-    /// Check that `addr` is a live object of this cache (for callers that write into it).
-    pub fn check_live(&self, addr: usize) -> Result<()> {
-        if self.destroyed {
-            return Err(self.destroyed_error());
-        }
-        self.locate(addr).map(|_| ()).map_err(|b| self.bad_error("kmem_cache_check", addr, b))
-    }
-
-    /// The `object_size` bytes of the live object at `addr`.
-    pub fn object_bytes(&self, addr: usize) -> Result<&[u8]> {
-        self.check_live(addr)?;
-        // SAFETY: `addr` is a live object (checked): `object_size` bytes inside a slab this
-        // cache owns, which stays allocated while `&self` is borrowed.
-        Ok(unsafe { std::slice::from_raw_parts(addr as *const u8, self.layout.object_size) })
-    }
-
-    /// The `object_size` bytes of the live object at `addr`, writable.
-    pub fn object_bytes_mut(&mut self, addr: usize) -> Result<&mut [u8]> {
-        self.check_live(addr)?;
-        // SAFETY: as in `object_bytes`; `&mut self` keeps the cache from handing out the same
-        // slot or freeing the slab while the slice lives.
-        Ok(unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, self.layout.object_size) })
-    }
-
-    /// Write the red zones of the object at `addr` with `byte`.
-    fn paint(&self, addr: usize, byte: u8) {
-        let l = &self.layout;
-        // SAFETY: called only for an object of this cache: its left red zone
-        // (`red_left_pad` bytes before it) and right red zone (`object_size..inuse`) are inside
-        // its slot, which lies in a slab this cache owns.
-        unsafe {
-            std::ptr::write_bytes((addr - l.red_left_pad) as *mut u8, byte, l.red_left_pad);
-            std::ptr::write_bytes((addr + l.object_size) as *mut u8, byte, l.inuse - l.object_size);
-        }
-    }
-
-    /// `check_object()`'s red zone part: the first offset (relative to the object) whose red
-    /// zone byte is not `byte`.
-    fn check_paint(&self, addr: usize, byte: u8) -> Option<isize> {
-        let l = &self.layout;
-        // SAFETY: as in `paint`.
-        let left = unsafe { std::slice::from_raw_parts((addr - l.red_left_pad) as *const u8, l.red_left_pad) };
-        // SAFETY: as in `paint`.
-        let right = unsafe { std::slice::from_raw_parts((addr + l.object_size) as *const u8, l.inuse - l.object_size) };
-        if let Some(p) = left.iter().position(|&b| b != byte) {
-            return Some(p as isize - l.red_left_pad as isize);
-        }
-        right.iter().position(|&b| b != byte).map(|p| (l.object_size + p) as isize)
     }
 
     #[cold]
@@ -465,199 +380,13 @@ impl KmemCache {
         self.alloc(cpu)
     }
 
-    /// Install slab `id` as `cpu`'s slab, moving its freelist to the CPU.
-    fn make_cpu_slab(&mut self, cpu: usize, id: u32) {
-        let s = &mut self.slabs[id as usize];
-        s.state = SlabState::Cpu(cpu as u32);
-        let c = &mut self.cpus[cpu];
-        c.slab = id;
-        c.base = s.base;
-        c.freelist = std::mem::replace(&mut s.freelist, NONE);
-        c.meta = std::mem::take(&mut s.meta);
-        c.inuse = s.inuse;
-    }
-
-    /// Give `cpu`'s slab its metadata back and detach it from the CPU (the caller decides
-    /// its new state and what happens to the CPU freelist). Returns its id.
-    fn unfreeze(&mut self, cpu: usize) -> u32 {
-        let c = &mut self.cpus[cpu];
-        let id = c.slab;
-        let s = &mut self.slabs[id as usize];
-        s.meta = std::mem::take(&mut c.meta);
-        s.inuse = c.inuse;
-        s.state = SlabState::Full;
-        c.slab = NONE;
-        c.base = 0;
-        id
-    }
-
-    /// The metadata of slab `id`, wherever it currently is.
-    fn meta_of(&self, id: u32) -> &[u32] {
-        match self.slabs[id as usize].state {
-            SlabState::Cpu(o) => &self.cpus[o as usize].meta,
-            _ => &self.slabs[id as usize].meta,
-        }
-    }
-
-    /// `get_partial_node()`: the first node partial slab becomes the CPU slab; more go to the
-    /// CPU partial list until it holds more than half its budget.
-    fn get_partial_node(&mut self, cpu: usize) {
-        let first = self.node_head;
-        self.node_remove(first);
-        self.make_cpu_slab(cpu, first);
-        let mut taken = 0;
-        while self.layout.cpu_partial_slabs > 0 && taken <= self.layout.cpu_partial_slabs / 2 {
-            let id = self.node_head;
-            if id == NONE {
-                break;
-            }
-            self.node_remove(id);
-            self.put_cpu_partial(cpu, id);
-            taken += 1;
-        }
-    }
-
-    /// `new_slab()`: a zeroed, naturally aligned block from the page allocator, with all its
-    /// objects on the slab freelist in address order.
-    fn new_slab(&mut self) -> Result<u32> {
-        let n = self.layout.objects;
-        let (base, mut meta) = match self.pool.pop() {
-            Some(b) => b,
-            None => {
-                let lay = Layout::from_size_align(self.slab_bytes, self.slab_bytes)
-                    .map_err(|e| Error::Internal(format!("slab layout: {e}")))?;
-                // SAFETY: `lay` has a nonzero size (at least one page). Zeroed, so every byte a
-                // caller can read through `object_bytes` is initialised.
-                let mem = unsafe { std::alloc::alloc_zeroed(lay) };
-                if mem.is_null() {
-                    return Err(Error::perf(
-                        Errno::ENOMEM,
-                        format!("kmem_cache {}: no memory for an order-{} slab", self.name, self.layout.order),
-                    ));
-                }
-                (mem as usize, vec![0u32; n].into_boxed_slice())
-            }
-        };
-        for (i, m) in meta.iter_mut().enumerate() {
-            *m = i as u32 + 1;
-        }
-        meta[n - 1] = NONE;
-        let slab = Slab { base, inuse: 0, freelist: 0, state: SlabState::Full, prev: NONE, next: NONE, meta };
-        let id = match self.free_ids.pop() {
-            Some(id) => {
-                self.slabs[id as usize] = slab;
-                id
-            }
-            None => {
-                self.slabs.push(slab);
-                (self.slabs.len() - 1) as u32
-            }
-        };
-        self.by_base.insert(base, id);
-        self.nr_slabs += 1;
-        self.counters.slabs_allocated += 1;
-        let (stride, pad, off) = (self.layout.size, self.layout.red_left_pad, self.layout.offset);
-        for i in 0..n {
-            let obj = base + i * stride + pad;
-            let next = if i + 1 < n { obj + stride } else { 0 };
-            // SAFETY: object `i` lies inside the block just allocated; `off + 8 <= stride`.
-            unsafe { std::ptr::write_unaligned((obj + off) as *mut usize, next) };
-            if self.red_zone {
-                self.paint(obj, SLUB_RED_INACTIVE);
-            }
-        }
-        Ok(id)
-    }
-
-    /// `discard_slab()`: give the block back.
-    fn discard_slab(&mut self, id: u32) {
-        let base = self.slabs[id as usize].base;
-        self.by_base.remove(&base);
-        let s = &mut self.slabs[id as usize];
-        s.base = 0;
-        let meta = std::mem::take(&mut s.meta);
-        self.free_ids.push(id);
-        self.nr_slabs -= 1;
-        self.counters.slabs_freed += 1;
-        if self.pool.len() < PAGE_POOL_MAX && !self.destroyed {
-            self.pool.push((base, meta));
-            return;
-        }
-        // SAFETY: `base` came from `alloc_zeroed` with this exact layout in `new_slab` and is
-        // released once: its id is now free and its base is gone from `by_base`.
-        unsafe {
-            std::alloc::dealloc(base as *mut u8, Layout::from_size_align_unchecked(self.slab_bytes, self.slab_bytes))
-        };
-    }
-
-    fn node_push_tail(&mut self, id: u32) {
-        let tail = self.node_tail;
-        {
-            let s = &mut self.slabs[id as usize];
-            s.state = SlabState::NodePartial;
-            s.prev = tail;
-            s.next = NONE;
-        }
-        if tail == NONE {
-            self.node_head = id;
-        } else {
-            self.slabs[tail as usize].next = id;
-        }
-        self.node_tail = id;
-        self.nr_partial += 1;
-    }
-
-    fn node_remove(&mut self, id: u32) {
-        let (prev, next) = {
-            let s = &mut self.slabs[id as usize];
-            let pn = (s.prev, s.next);
-            s.prev = NONE;
-            s.next = NONE;
-            s.state = SlabState::Full;
-            pn
-        };
-        if prev == NONE {
-            self.node_head = next;
-        } else {
-            self.slabs[prev as usize].next = next;
-        }
-        if next == NONE {
-            self.node_tail = prev;
-        } else {
-            self.slabs[next as usize].prev = prev;
-        }
-        self.nr_partial -= 1;
-    }
-
-    /// `put_cpu_partial()`: push onto `cpu`'s partial list, first draining a full budget to the
-    /// node (`__put_partials()`).
-    fn put_cpu_partial(&mut self, cpu: usize, id: u32) {
-        if self.cpus[cpu].partial.len() >= self.layout.cpu_partial_slabs {
-            let old = std::mem::take(&mut self.cpus[cpu].partial);
-            self.put_partials(old);
-        }
-        self.slabs[id as usize].state = SlabState::CpuPartial(cpu as u32);
-        self.cpus[cpu].partial.push(id);
-    }
-
-    /// `__put_partials()`: empty slabs beyond `min_partial` are discarded, the rest go to the
-    /// node list tail.
-    fn put_partials(&mut self, ids: Vec<u32>) {
-        for id in ids {
-            if self.slabs[id as usize].inuse == 0 && self.nr_partial >= self.layout.min_partial {
-                self.discard_slab(id);
-            } else {
-                self.node_push_tail(id);
-            }
-        }
-    }
-
     #[cold]
     fn free_slow(&mut self, addr: usize, cpu: usize) -> Result<()> {
         if self.destroyed {
             return Err(self.destroyed_error());
         }
         let (id, idx) = self.locate(addr).map_err(|b| self.bad_error("kmem_cache_free", addr, b))?;
+        self.memo = (self.slabs[id as usize].base, id);
         if self.red_zone {
             if let Some(at) = self.check_paint(addr, SLUB_RED_ACTIVE) {
                 return Err(Error::Usage(format!(
@@ -668,25 +397,23 @@ impl KmemCache {
             self.paint(addr, SLUB_RED_INACTIVE);
         }
         let base = self.slabs[id as usize].base;
-        self.counters.frees += 1;
+        self.cpus[cpu].frees += 1;
         self.counters.free_slowpath += 1;
         let state = self.slabs[id as usize].state;
         let own = state == SlabState::Cpu(cpu as u32);
         let prior = if own { self.cpus[cpu].freelist } else { self.slabs[id as usize].freelist };
-        let empty = {
-            let (meta, inuse) = match state {
-                SlabState::Cpu(o) => {
-                    let c = &mut self.cpus[o as usize];
-                    (&mut c.meta, &mut c.inuse)
-                }
-                _ => {
-                    let s = &mut self.slabs[id as usize];
-                    (&mut s.meta, &mut s.inuse)
-                }
-            };
-            meta[idx] = prior;
-            *inuse -= 1;
-            *inuse == 0
+        let empty = match state {
+            // A frozen slab's count is recounted when it is unfrozen.
+            SlabState::Cpu(o) => {
+                self.cpus[o as usize].meta[idx] = prior;
+                false
+            }
+            _ => {
+                let s = &mut self.slabs[id as usize];
+                s.meta[idx] = prior;
+                s.inuse -= 1;
+                s.inuse == 0
+            }
         };
         if own {
             self.cpus[cpu].freelist = idx as u32;
@@ -723,43 +450,6 @@ impl KmemCache {
             }
         }
         Ok(())
-    }
-
-    /// `deactivate_slab()` of every CPU slab and `__put_partials()` of every CPU partial list
-    /// (what `flush_all()` does), then `kmem_cache_shrink()`: discard every empty slab.
-    pub fn shrink(&mut self) {
-        for cpu in 0..self.cpus.len() {
-            if self.cpus[cpu].slab != NONE {
-                // Objects on the CPU freelist go back to the slab freelist.
-                let cf = std::mem::replace(&mut self.cpus[cpu].freelist, NONE);
-                let id = self.unfreeze(cpu);
-                let s = &mut self.slabs[id as usize];
-                let mut i = cf;
-                while i != NONE {
-                    let nx = s.meta[i as usize];
-                    s.meta[i as usize] = s.freelist;
-                    s.freelist = i;
-                    i = nx;
-                }
-                s.state = SlabState::Full;
-                if s.inuse as usize != self.layout.objects {
-                    self.node_push_tail(id);
-                }
-            }
-            let partial = std::mem::take(&mut self.cpus[cpu].partial);
-            for id in partial {
-                self.node_push_tail(id);
-            }
-        }
-        let mut id = self.node_head;
-        while id != NONE {
-            let next = self.slabs[id as usize].next;
-            if self.slabs[id as usize].inuse == 0 {
-                self.node_remove(id);
-                self.discard_slab(id);
-            }
-            id = next;
-        }
     }
 
     /// Addresses of all allocated objects, in address order within each slab.
@@ -802,34 +492,6 @@ impl KmemCache {
         self.release_all();
         self.destroyed = true;
         Ok(())
-    }
-
-    fn release_all(&mut self) {
-        for cpu in 0..self.cpus.len() {
-            if self.cpus[cpu].slab != NONE {
-                self.unfreeze(cpu);
-            }
-        }
-        let ids: Vec<u32> = self.by_base.values().copied().collect();
-        for id in ids {
-            self.discard_slab(id);
-        }
-        for (base, _) in std::mem::take(&mut self.pool) {
-            // SAFETY: pooled blocks came from `alloc_zeroed` with this layout in `new_slab` and
-            // left the pool just now, so each is released once.
-            unsafe {
-                std::alloc::dealloc(
-                    base as *mut u8,
-                    Layout::from_size_align_unchecked(self.slab_bytes, self.slab_bytes),
-                )
-            };
-        }
-        self.node_head = NONE;
-        self.node_tail = NONE;
-        self.nr_partial = 0;
-        for c in &mut self.cpus {
-            *c = CpuCache::empty();
-        }
     }
 
     /// Whether `addr` lies in one of this cache's slabs (any byte of it).
@@ -885,6 +547,13 @@ mod tests {
 
     fn cache(size: usize, align: usize, flags: SlabFlags, cpus: usize) -> KmemCache {
         KmemCache::new("t", size, align, flags, cpus).unwrap()
+    }
+
+    #[test]
+    fn cache_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<KmemCache>();
+        check::<crate::slab::KmallocModel>();
     }
 
     #[test]

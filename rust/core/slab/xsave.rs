@@ -28,7 +28,7 @@ pub const XCOMP_BV_OFFSET: usize = 520;
 pub struct XsaveSupport {
     /// `XSAVE` (CPUID.1:ECX.XSAVE and the OS enabled it).
     pub xsave: bool,
-    /// `XSAVEC` (CPUID.(EAX=0DH,ECX=1):EAX[1]).
+    /// `XSAVEC` (CPUID leaf 0DH, sub-leaf 1, EAX bit 1).
     pub xsavec: bool,
 }
 

@@ -26,7 +26,6 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, Error>) -> PyResult<T> {
 }
 
 /// Run `f` with the GIL released (for long calls); same error mapping as [`guard`].
-#[allow(dead_code)] // the first long-running calls (ring and scheduler bulk runs) are being merged
 pub fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
     let r = py.detach(move || catch_unwind(AssertUnwindSafe(f)));
     match r {

@@ -12,6 +12,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict};
 use std::sync::{Mutex, MutexGuard};
 
+/// Objects one `alloc_many` call may allocate.
+const MAX_BULK: usize = 1 << 26;
+
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, Error> {
     m.lock().map_err(|_| Error::Internal("slab state poisoned by an earlier panic".into()))
 }
@@ -120,6 +123,11 @@ impl PyKmemCache {
         zero: bool,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let v = detached(py, || {
+            if n > MAX_BULK {
+                return Err(Error::Usage(format!(
+                    "alloc_many: n = {n} exceeds the limit of {MAX_BULK} objects per call"
+                )));
+            }
             let mut c = lock(&self.inner)?;
             let mut v = Vec::with_capacity(n);
             for _ in 0..n {
