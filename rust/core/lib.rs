@@ -5,5 +5,7 @@
 
 pub mod abi;
 pub mod error;
+pub mod output;
+pub mod sync;
 
 pub use error::{Errno, Error, Result};

@@ -1,0 +1,787 @@
+//! The data ring: kernel-side state (head, wakeup, watermark, lost, nest, paused, overwrite,
+//! backward) over real memory laid out as the mapping (user page, then 2^n data pages), the
+//! reserve / write / publish protocol and the consumer side. Models ring_buffer_init(),
+//! perf_output_get_handle() / perf_output_put_handle(), __perf_output_begin(),
+//! perf_output_copy() / perf_output_skip(), perf_output_end(), perf_output_wakeup(),
+//! rb_toggle_paused() in kernel/events/ring_buffer.c and the wakeup_events accounting of
+//! perf_output_sample() in core.c; facts: spec/ring-buffer-aux-records.md §2.
+//!
+//! Publication order (§2.1): the producer reads `data_tail` with acquire (A), writes the record
+//! words, then stores `data_head` with release (B); the consumer loads `data_head` with acquire
+//! (C), reads the records, then stores `data_tail` with release (D). A pairs with D, B with C.
+
+use super::aux::AuxArea;
+use super::mmap_page::*;
+use super::record::{Record, RecordBody};
+use super::sample::{header_word, OutputFormat, SampleData, SampleId, Sink, MAX_RECORD_SIZE};
+use crate::abi::record::PERF_RECORD_LOST;
+use crate::abi::PAGE_SIZE;
+use crate::error::{Errno, Error, Result};
+use crate::sync::{Arc, Ordering};
+
+/// Words of the user page.
+const USER_WORDS: usize = PAGE_SIZE / 8;
+const HEAD_WORD: usize = OFF_DATA_HEAD / 8;
+const TAIL_WORD: usize = OFF_DATA_TAIL / 8;
+
+/// How a ring is created: the geometry of the first data mmap and the attr fields that shape
+/// the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingConfig {
+    /// Data pages: 0 (user page only, always paused) or a power of two.
+    pub data_pages: u32,
+    /// Bytes per data page: 4096 on the reference machine. Smaller powers of two (>= 8) are
+    /// accepted only for model checking (loom) of tiny rings.
+    pub page_size: usize,
+    /// The creating mapping had PROT_WRITE (`RING_BUFFER_WRITABLE`); otherwise overwrite mode.
+    pub writable: bool,
+    /// `attr.write_backward`.
+    pub backward: bool,
+    /// `attr.watermark`: wakeups by bytes (`wakeup_watermark`) rather than by events.
+    pub watermark: bool,
+    /// `attr.wakeup_watermark` (used when `watermark`; 0 means half the buffer).
+    pub wakeup_watermark: u32,
+    /// `attr.wakeup_events` (used when not `watermark`; 0 means none).
+    pub wakeup_events: u32,
+    /// Initial value of head and tail (the kernel starts at 0; tests start near 2^64).
+    pub start: u64,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        RingConfig {
+            data_pages: 1,
+            page_size: PAGE_SIZE,
+            writable: true,
+            backward: false,
+            watermark: false,
+            wakeup_watermark: 0,
+            wakeup_events: 0,
+            start: 0,
+        }
+    }
+}
+
+/// The event a record belongs to, as the output path needs it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputEvent {
+    /// `event->id` of the (parent) event: the id in PERF_RECORD_LOST.
+    pub id: u64,
+    /// The event's record format.
+    pub format: OutputFormat,
+}
+
+/// Memory and immutable geometry shared by producer and consumers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) mem: Words,
+    pub(crate) data_size: u64,
+    pub(crate) backward: bool,
+    pub(crate) overwrite: bool,
+    pub(crate) aux: std::sync::OnceLock<std::sync::Arc<AuxMem>>,
+}
+
+/// The AUX area's memory and size, shared with consumers once mapped.
+#[derive(Debug)]
+pub(crate) struct AuxMem {
+    pub(crate) mem: Words,
+    pub(crate) size: u64,
+}
+
+impl Shared {
+    #[inline]
+    fn data_word(&self, pos: u64) -> usize {
+        USER_WORDS + ((pos & (self.data_size - 1)) >> 3) as usize
+    }
+
+    /// Copy `len` bytes of the logical stream starting at free-running position `from`,
+    /// reassembling across the end of the data area.
+    pub(crate) fn copy_stream(&self, from: u64, len: usize, out: &mut Vec<u8>) {
+        let ds = self.data_size as usize;
+        let mut done = 0;
+        while done < len {
+            let off = (from.wrapping_add(done as u64) & (self.data_size - 1)) as usize;
+            let n = (len - done).min(ds - off);
+            let start = out.len();
+            out.resize(start + n, 0);
+            self.mem.read_bytes(PAGE_SIZE + off, &mut out[start..]);
+            done += n;
+        }
+    }
+}
+
+/// Counters of what the ring did, for users and invariant checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingStats {
+    /// Records written (LOST records the ring emitted itself not included).
+    pub records: u64,
+    /// Bytes reserved, LOST records included.
+    pub bytes: u64,
+    /// Records dropped for lack of space or while paused (each counted in `rb->lost`).
+    pub lost: u64,
+    /// PERF_RECORD_LOST records emitted.
+    pub lost_records: u64,
+    /// Sum of the `lost` fields of the emitted LOST records.
+    pub lost_reported: u64,
+    /// perf_output_wakeup() calls (poll would report EPOLLIN).
+    pub wakeups: u64,
+}
+
+/// An open reservation (`struct perf_output_handle`): bytes `[pos, end)` of the stream belong
+/// to one record; writes go through [`RingBuffer::put`] and the record becomes visible at
+/// [`RingBuffer::end`] of the outermost writer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Handle {
+    pos: u64,
+    end: u64,
+    wakeup: u64,
+    acc: u64,
+    acc_len: u32,
+}
+
+impl Handle {
+    /// Bytes still to write.
+    pub fn remaining(&self) -> usize {
+        (self.end.wrapping_sub(self.pos) as usize).saturating_sub(self.acc_len as usize)
+    }
+    /// Stream position of the next byte.
+    pub fn position(&self) -> u64 {
+        self.pos.wrapping_add(u64::from(self.acc_len))
+    }
+}
+
+struct HandleWriter<'a> {
+    sh: &'a Shared,
+    h: &'a mut Handle,
+}
+
+impl HandleWriter<'_> {
+    #[inline]
+    fn store(&mut self, v: u64) {
+        if self.h.pos != self.h.end {
+            self.sh
+                .mem
+                .store(self.sh.data_word(self.h.pos), v, Ordering::Relaxed);
+            self.h.pos = self.h.pos.wrapping_add(8);
+        }
+    }
+}
+
+impl Sink for HandleWriter<'_> {
+    #[inline]
+    fn put_u64(&mut self, v: u64) {
+        if self.h.acc_len == 0 {
+            self.store(v);
+        } else {
+            self.put_bytes(&v.to_le_bytes());
+        }
+    }
+    #[inline]
+    fn put_u32(&mut self, v: u32) {
+        if self.h.acc_len == 4 {
+            let w = self.h.acc | (u64::from(v) << 32);
+            self.h.acc = 0;
+            self.h.acc_len = 0;
+            self.store(w);
+        } else if self.h.acc_len == 0 {
+            self.h.acc = u64::from(v);
+            self.h.acc_len = 4;
+        } else {
+            self.put_bytes(&v.to_le_bytes());
+        }
+    }
+    fn put_bytes(&mut self, b: &[u8]) {
+        for &c in b {
+            self.h.acc |= u64::from(c) << (8 * self.h.acc_len);
+            self.h.acc_len += 1;
+            if self.h.acc_len == 8 {
+                let w = self.h.acc;
+                self.h.acc = 0;
+                self.h.acc_len = 0;
+                self.store(w);
+            }
+        }
+    }
+}
+
+/// A perf ring buffer: the producer side (kernel state) owning the memory, plus any number
+/// of [`RingConsumer`]s sharing it.
+#[derive(Debug)]
+pub struct RingBuffer {
+    pub(crate) shared: Arc<Shared>,
+    cfg: RingConfig,
+    nr_pages: u32,
+    head: u64,
+    wakeup: u64,
+    watermark: u64,
+    lost: u64,
+    nest: u32,
+    paused: bool,
+    events: u32,
+    poll_pending: bool,
+    stats: RingStats,
+    pub(crate) aux: Option<AuxArea>,
+}
+
+impl RingBuffer {
+    /// Create the ring as rb_alloc() + ring_buffer_init() + perf_event_init_userpage() +
+    /// perf_event_update_userpage() do at the first mmap (so `lock` reads 2).
+    pub fn new(cfg: RingConfig) -> Result<Self> {
+        if cfg.data_pages != 0 && !cfg.data_pages.is_power_of_two() {
+            return Err(Error::perf(
+                Errno::EINVAL,
+                format!(
+                    "data_pages {} is neither 0 nor a power of two",
+                    cfg.data_pages
+                ),
+            ));
+        }
+        if !cfg.page_size.is_power_of_two() || cfg.page_size < 8 || cfg.page_size > PAGE_SIZE {
+            return Err(Error::Usage(format!(
+                "page_size {} must be a power of two between 8 and {PAGE_SIZE}",
+                cfg.page_size
+            )));
+        }
+        let data_size = u64::from(cfg.data_pages) * cfg.page_size as u64;
+        if data_size > (1 << 32) {
+            return Err(Error::perf(
+                Errno::ENOMEM,
+                format!("data area of {data_size} bytes is too large to model"),
+            ));
+        }
+        let mem = Words::zeroed(PAGE_SIZE + data_size as usize);
+        init_userpage(&mem, data_size);
+        update_userpage(&mem, &UserPageCounters::default());
+        mem.store(HEAD_WORD, cfg.start, Ordering::Relaxed);
+        mem.store(TAIL_WORD, cfg.start, Ordering::Relaxed);
+        let watermark = if cfg.watermark && cfg.wakeup_watermark != 0 {
+            u64::from(cfg.wakeup_watermark).min(data_size)
+        } else {
+            data_size / 2
+        };
+        let wm_base = if cfg.backward {
+            cfg.start.wrapping_neg()
+        } else {
+            cfg.start
+        };
+        Ok(RingBuffer {
+            shared: Arc::new(Shared {
+                mem,
+                data_size,
+                backward: cfg.backward,
+                overwrite: !cfg.writable,
+                aux: std::sync::OnceLock::new(),
+            }),
+            cfg,
+            nr_pages: cfg.data_pages,
+            head: cfg.start,
+            wakeup: wm_base,
+            watermark,
+            lost: 0,
+            nest: 0,
+            paused: cfg.data_pages == 0,
+            events: 0,
+            poll_pending: false,
+            stats: RingStats::default(),
+            aux: None,
+        })
+    }
+
+    /// A consumer sharing this ring's memory.
+    pub fn consumer(&self) -> RingConsumer {
+        RingConsumer {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The creation settings.
+    pub fn config(&self) -> &RingConfig {
+        &self.cfg
+    }
+    /// `data_size` in bytes.
+    pub fn data_size(&self) -> u64 {
+        self.shared.data_size
+    }
+    /// Overwrite mode (read-only creating mapping).
+    pub fn overwrite(&self) -> bool {
+        self.shared.overwrite
+    }
+    /// `rb->head` (free-running, may be ahead of the published `data_head` inside a writer).
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+    /// Records dropped and not yet reported by a LOST record (`rb->lost`).
+    pub fn pending_lost(&self) -> u64 {
+        self.lost
+    }
+    /// `rb->watermark` in bytes.
+    pub fn watermark(&self) -> u64 {
+        self.watermark
+    }
+    /// `rb->nest`: writers currently inside the ring.
+    pub fn nest(&self) -> u32 {
+        self.nest
+    }
+    /// `rb->paused`.
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+    /// Counters.
+    pub fn stats(&self) -> RingStats {
+        self.stats
+    }
+    /// Poll: true (and cleared) when a wakeup was delivered since the last poll.
+    pub fn poll(&mut self) -> bool {
+        std::mem::take(&mut self.poll_pending)
+    }
+
+    pub(crate) fn deliver_wakeup(&mut self) {
+        self.stats.wakeups += 1;
+        self.poll_pending = true;
+    }
+
+    /// `PERF_EVENT_IOC_PAUSE_OUTPUT`: EINVAL on a ring without data pages; resuming only
+    /// clears the flag when there are data pages (rb_toggle_paused()).
+    pub fn pause_output(&mut self, pause: bool) -> Result<()> {
+        if self.nr_pages == 0 {
+            return Err(Error::perf(
+                Errno::EINVAL,
+                "PAUSE_OUTPUT on a ring with 0 data pages",
+            ));
+        }
+        self.paused = pause || self.nr_pages == 0;
+        Ok(())
+    }
+
+    /// Rewrite the user page's counter block under the `lock` seqcount.
+    pub fn update_userpage(&mut self, c: &UserPageCounters) {
+        update_userpage(&self.shared.mem, c);
+    }
+
+    /// Write `aux_offset` / `aux_size` into the user page, as a process does before mapping
+    /// the AUX area.
+    pub fn set_aux_area(&mut self, aux_offset: u64, aux_size: u64) {
+        self.shared.mem.write_field(OFF_AUX_OFFSET, 8, aux_offset);
+        self.shared.mem.write_field(OFF_AUX_SIZE, 8, aux_size);
+    }
+
+    fn has_space(&self, head: u64, tail: u64, size: u64) -> bool {
+        let mask = self.shared.data_size.wrapping_sub(1);
+        let space = if self.cfg.backward {
+            head.wrapping_sub(tail).wrapping_sub(1) & mask
+        } else {
+            tail.wrapping_sub(head).wrapping_sub(1) & mask
+        };
+        space >= size
+    }
+
+    /// Reserve `size` bytes for one record (`__perf_output_begin`). `ids` are the trailer
+    /// values of the record, used for the PERF_RECORD_LOST written first when losses are
+    /// pending. `Ok(None)` is the kernel's -ENOSPC: the record is dropped whole and, unless the
+    /// ring has no data pages, counted in `rb->lost`.
+    pub fn begin(
+        &mut self,
+        ev: &OutputEvent,
+        size: usize,
+        ids: &SampleId,
+    ) -> Result<Option<Handle>> {
+        if size < 8 || size % 8 != 0 || size > MAX_RECORD_SIZE {
+            return Err(Error::Usage(format!(
+                "record size {size} must be a multiple of 8 between 8 and {MAX_RECORD_SIZE}"
+            )));
+        }
+        if self.paused {
+            if self.nr_pages != 0 {
+                self.lost += 1;
+                self.stats.lost += 1;
+            }
+            return Ok(None);
+        }
+        let have_lost = self.lost;
+        let lost_size = if have_lost != 0 {
+            24 + ev.format.trailer_size()
+        } else {
+            0
+        };
+        let total = (size + lost_size) as u64;
+        // perf_output_get_handle()
+        self.nest += 1;
+        let wakeup = self.wakeup;
+        let tail = self.shared.mem.load(TAIL_WORD, Ordering::Acquire); // A, pairs with D
+        let offset = self.head;
+        if !self.shared.overwrite && !self.has_space(offset, tail, total) {
+            self.lost += 1;
+            self.stats.lost += 1;
+            self.put_handle(wakeup);
+            return Ok(None);
+        }
+        let (start, wm_head) = if self.cfg.backward {
+            let h = offset.wrapping_sub(total);
+            self.head = h;
+            (h, h.wrapping_neg())
+        } else {
+            self.head = offset.wrapping_add(total);
+            (offset, self.head)
+        };
+        if wm_head.wrapping_sub(self.wakeup) > self.watermark {
+            self.wakeup = self.wakeup.wrapping_add(self.watermark);
+        }
+        self.stats.bytes += total;
+        let mut h = Handle {
+            pos: start,
+            end: start.wrapping_add(total),
+            wakeup,
+            acc: 0,
+            acc_len: 0,
+        };
+        if have_lost != 0 {
+            let lost = std::mem::take(&mut self.lost);
+            self.stats.lost_records += 1;
+            self.stats.lost_reported += lost;
+            let mut w = HandleWriter {
+                sh: &self.shared,
+                h: &mut h,
+            };
+            w.put_u64(header_word(PERF_RECORD_LOST, 0, lost_size as u16));
+            w.put_u64(ev.id);
+            w.put_u64(lost);
+            ev.format.encode_trailer(ids, &mut w);
+        }
+        Ok(Some(h))
+    }
+
+    /// Write bytes into a reservation (`perf_output_copy`), wrapping across the end of the
+    /// data area. Writing past the reservation is a usage error.
+    pub fn put(&mut self, h: &mut Handle, bytes: &[u8]) -> Result<()> {
+        if bytes.len() > h.remaining() {
+            return Err(Error::Usage(format!(
+                "write of {} bytes exceeds the {} bytes left in the reservation",
+                bytes.len(),
+                h.remaining()
+            )));
+        }
+        HandleWriter {
+            sh: &self.shared,
+            h,
+        }
+        .put_bytes(bytes);
+        Ok(())
+    }
+
+    /// Finish a reservation (`perf_output_end` -> perf_output_put_handle): only the outermost
+    /// writer publishes `data_head` (release) and delivers a pending wakeup. Unwritten bytes
+    /// are zero-filled and reported as a usage error.
+    pub fn end(&mut self, mut h: Handle) -> Result<()> {
+        let left = h.remaining();
+        if left != 0 {
+            let mut w = HandleWriter {
+                sh: &self.shared,
+                h: &mut h,
+            };
+            w.put_zeros(left);
+        }
+        self.put_handle(h.wakeup);
+        if left != 0 {
+            return Err(Error::Usage(format!(
+                "record ended with {left} of its reserved bytes unwritten (zero-filled)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn put_handle(&mut self, wakeup: u64) {
+        if self.nest > 1 {
+            self.nest -= 1;
+            return;
+        }
+        self.shared
+            .mem
+            .store(HEAD_WORD, self.head, Ordering::Release); // B, pairs with C
+        self.nest = 0;
+        if wakeup != self.wakeup {
+            self.deliver_wakeup();
+        }
+    }
+
+    fn count_sample_wakeup(&mut self) {
+        if !self.cfg.watermark && self.cfg.wakeup_events != 0 {
+            self.events += 1;
+            if self.events >= self.cfg.wakeup_events {
+                self.events -= self.cfg.wakeup_events;
+                self.wakeup = self.wakeup.wrapping_add(1);
+            }
+        }
+    }
+
+    /// Output one sample (perf_output_begin + perf_output_sample + perf_output_end). Returns
+    /// whether it was written (false: dropped, counted lost).
+    #[inline]
+    pub fn write_sample(&mut self, ev: &OutputEvent, s: &SampleData) -> Result<bool> {
+        let size = ev.format.sample_size(s)?;
+        let Some(mut h) = self.begin(ev, size, &s.sample_id())? else {
+            return Ok(false);
+        };
+        ev.format.encode_sample(
+            s,
+            size,
+            &mut HandleWriter {
+                sh: &self.shared,
+                h: &mut h,
+            },
+        );
+        self.count_sample_wakeup();
+        self.stats.records += 1;
+        self.end(h)?;
+        Ok(true)
+    }
+
+    /// Output any record (a SAMPLE body goes through [`RingBuffer::write_sample`]).
+    pub fn write_record(&mut self, ev: &OutputEvent, r: &Record) -> Result<bool> {
+        if let RecordBody::Sample(s) = &r.body {
+            return self.write_sample(ev, s);
+        }
+        let size = r.size(&ev.format)?;
+        let Some(mut h) = self.begin(ev, size, &r.sample_id)? else {
+            return Ok(false);
+        };
+        r.encode(
+            &ev.format,
+            size,
+            &mut HandleWriter {
+                sh: &self.shared,
+                h: &mut h,
+            },
+        );
+        self.stats.records += 1;
+        self.end(h)?;
+        Ok(true)
+    }
+
+    /// Output an already-encoded record (`bytes.len()` must equal its header.size); `ids`
+    /// serve the LOST record that may precede it.
+    pub fn write_bytes(&mut self, ev: &OutputEvent, bytes: &[u8], ids: &SampleId) -> Result<bool> {
+        let (type_, _, size) = super::decode::parse_header(bytes)?;
+        if size as usize != bytes.len() {
+            return Err(Error::Usage(format!(
+                "record header.size {size} does not match the {} bytes given",
+                bytes.len()
+            )));
+        }
+        let Some(mut h) = self.begin(ev, bytes.len(), ids)? else {
+            return Ok(false);
+        };
+        self.put(&mut h, bytes)?;
+        if type_ == crate::abi::record::PERF_RECORD_SAMPLE {
+            self.count_sample_wakeup();
+        }
+        self.stats.records += 1;
+        self.end(h)?;
+        Ok(true)
+    }
+}
+
+/// The user side of a ring: loads `data_head` (acquire), copies records, stores `data_tail`
+/// (release). Cheap to clone; any thread.
+#[derive(Clone, Debug)]
+pub struct RingConsumer {
+    shared: Arc<Shared>,
+}
+
+impl RingConsumer {
+    /// `data_head` (acquire: records below it are complete).
+    pub fn data_head(&self) -> u64 {
+        self.shared.mem.load(HEAD_WORD, Ordering::Acquire) // C, pairs with B
+    }
+    /// `data_tail`.
+    pub fn data_tail(&self) -> u64 {
+        self.shared.mem.load(TAIL_WORD, Ordering::Relaxed)
+    }
+    /// Store `data_tail` (release: our reads happen before the producer reuses the space).
+    pub fn set_data_tail(&self, v: u64) {
+        self.shared.mem.store(TAIL_WORD, v, Ordering::Release) // D, pairs with A
+    }
+    /// `data_size`.
+    pub fn data_size(&self) -> u64 {
+        self.shared.data_size
+    }
+    /// The user page's fields by name.
+    pub fn user_page(&self) -> Vec<(&'static str, u64)> {
+        read_userpage(&self.shared.mem)
+    }
+    /// Copy of the whole mapping (user page + data pages).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut v = vec![0u8; self.shared.mem.len_bytes()];
+        self.shared.mem.read_bytes(0, &mut v);
+        v
+    }
+    /// Pointer and length of the mapping's bytes, for a zero-copy read-only view.
+    #[cfg(not(loom))]
+    pub fn raw_pages(&self) -> (*const u8, usize) {
+        (self.shared.mem.as_ptr(), self.shared.mem.len_bytes())
+    }
+    /// Copy `len` stream bytes from free-running position `from`, across the wrap.
+    pub fn copy_stream(&self, from: u64, len: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(len);
+        self.shared.copy_stream(from, len, &mut v);
+        v
+    }
+
+    /// Consume everything readable and return each record's bytes in the order they were
+    /// written (oldest first), advancing `data_tail`.
+    ///
+    /// Forward rings read `[data_tail, data_head)`. Backward writable rings hold `[data_head,
+    /// data_tail)` newest first. Backward overwrite rings are read from `data_head` over at
+    /// most `data_size` bytes, keeping only whole records (as perf does). A forward overwrite
+    /// ring that ran more than `data_size` ahead has lost its record boundaries: that is an
+    /// error (set `data_tail` to `data_head` to resynchronise).
+    pub fn read_records(&self) -> Result<Vec<Vec<u8>>> {
+        let sh = &self.shared;
+        if sh.data_size == 0 {
+            return Ok(Vec::new());
+        }
+        let head = self.data_head();
+        let tail = self.data_tail();
+        let mut out = Vec::new();
+        if !sh.backward {
+            let avail = head.wrapping_sub(tail);
+            if avail > sh.data_size {
+                return Err(Error::Usage(format!(
+                    "data_head {head} is {avail} bytes ahead of data_tail {tail}, more than data_size {}: \
+                     record boundaries are lost (overwrite mode); set data_tail to data_head to resynchronise",
+                    sh.data_size
+                )));
+            }
+            let stream = self.copy_stream(tail, avail as usize);
+            for (off, size) in super::decode::split_records(&stream)? {
+                out.push(stream[off..off + size].to_vec());
+            }
+        } else {
+            let avail = if sh.overwrite {
+                head.wrapping_neg().min(sh.data_size)
+            } else {
+                let a = tail.wrapping_sub(head);
+                if a > sh.data_size {
+                    return Err(Error::Usage(format!(
+                        "backward ring: data_tail {tail} is {a} bytes above data_head {head}, more than data_size {}",
+                        sh.data_size
+                    )));
+                }
+                a
+            };
+            let stream = self.copy_stream(head, avail as usize);
+            let mut off = 0usize;
+            while stream.len() - off >= 8 {
+                let size = u16::from_le_bytes([stream[off + 6], stream[off + 7]]) as usize;
+                if size < 8 || off + size > stream.len() {
+                    if sh.overwrite {
+                        break; // the oldest record was partly overwritten
+                    }
+                    return Err(Error::Usage(format!(
+                        "backward ring: record at stream position {} has header.size {size} with {} bytes left",
+                        head.wrapping_add(off as u64),
+                        stream.len() - off
+                    )));
+                }
+                out.push(stream[off..off + size].to_vec());
+                off += size;
+            }
+            out.reverse();
+        }
+        self.set_data_tail(head);
+        Ok(out)
+    }
+
+    /// The AUX area, once mapped.
+    pub fn aux(&self) -> Option<super::aux::AuxConsumer> {
+        let mem = self.shared.aux.get()?;
+        Some(super::aux::AuxConsumer {
+            mem: std::sync::Arc::clone(mem),
+            page: Arc::clone(&self.shared),
+        })
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::abi::sample::*;
+
+    fn ev() -> OutputEvent {
+        OutputEvent {
+            id: 42,
+            format: OutputFormat::new(PERF_SAMPLE_IP | PERF_SAMPLE_TIME, 0, true, 0, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn full_ring_drops_whole_records_and_reports_lost_before_the_next() {
+        let mut rb = RingBuffer::new(RingConfig {
+            data_pages: 1,
+            page_size: 64,
+            ..Default::default()
+        })
+        .unwrap();
+        let c = rb.consumer();
+        let e = ev();
+        let s = |t| SampleData {
+            ip: 1,
+            time: t,
+            ..Default::default()
+        };
+        // 24-byte samples: 63 bytes of space hold two
+        assert!(rb.write_sample(&e, &s(1)).unwrap());
+        assert!(rb.write_sample(&e, &s(2)).unwrap());
+        assert!(!rb.write_sample(&e, &s(3)).unwrap());
+        assert!(!rb.write_sample(&e, &s(4)).unwrap());
+        assert_eq!(rb.pending_lost(), 2);
+        assert_eq!(c.read_records().unwrap().len(), 2);
+        assert!(rb.write_sample(&e, &s(5)).unwrap());
+        let recs = c.read_records().unwrap();
+        assert_eq!(recs.len(), 2);
+        let lost = super::super::decode::decode_record(&recs[0], &e.format).unwrap();
+        match lost.record.unwrap() {
+            Record {
+                body: RecordBody::Lost { id, lost },
+                sample_id,
+                ..
+            } => {
+                assert_eq!((id, lost), (42, 2));
+                assert_eq!(
+                    sample_id.time, 5,
+                    "LOST trailer comes from the following record"
+                );
+            }
+            r => panic!("expected LOST, got {r:?}"),
+        }
+    }
+
+    #[test]
+    fn nested_writer_is_published_only_by_the_outer_end() {
+        let mut rb = RingBuffer::new(RingConfig::default()).unwrap();
+        let c = rb.consumer();
+        let e = ev();
+        let outer = Record::new(0, RecordBody::LostSamples { lost: 9 });
+        let size = outer.size(&e.format).unwrap();
+        let mut h = rb.begin(&e, size, &SampleId::default()).unwrap().unwrap();
+        assert!(rb
+            .write_sample(
+                &e,
+                &SampleData {
+                    ip: 7,
+                    ..Default::default()
+                }
+            )
+            .unwrap());
+        assert_eq!(c.data_head(), 0, "the nested end must not publish");
+        assert_eq!(rb.nest(), 1);
+        rb.put(&mut h, &outer.to_bytes(&e.format).unwrap()).unwrap();
+        rb.end(h).unwrap();
+        assert_eq!(c.data_head(), rb.head());
+        let recs = c.read_records().unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(
+            u32::from_le_bytes(recs[0][..4].try_into().unwrap()),
+            crate::abi::record::PERF_RECORD_LOST_SAMPLES
+        );
+    }
+}
