@@ -242,6 +242,12 @@ impl RingBuffer {
                 cfg.page_size
             )));
         }
+        if cfg.start % 8 != 0 {
+            return Err(Error::Usage(format!(
+                "start position {:#x} must be 8-aligned (records are multiples of 8 bytes)",
+                cfg.start
+            )));
+        }
         let data_size = u64::from(cfg.data_pages) * cfg.page_size as u64;
         if data_size > (1 << 32) {
             return Err(Error::perf(
