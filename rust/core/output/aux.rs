@@ -4,10 +4,15 @@
 //! perf_aux_output_end() and rb_need_aux_wakeup() in kernel/events/ring_buffer.c and
 //! perf_event_aux_event() in core.c; facts: spec/ring-buffer-aux-records.md §3.3, §4.
 //!
-//! Buffer offsets are `position % aux_size`. With a power-of-two size that equals the
-//! kernel's `position & (aux_size - 1)`; with any other size (possible only when the machine
-//! lifts the power-of-two mmap check) the offset jumps when the free-running position wraps at
-//! 2^64, which is the corruption the upstream check prevents.
+//! Buffer offsets: a driver derives its write offset from `aux_head` when it begins
+//! (`aux_head % aux_size`, the kernel's `aux_head & (aux_size - 1)` for a power of two) and
+//! then writes linearly, wrapping at the end of the buffer; a reader (perf's
+//! auxtrace_mmap__read(): `head & mask`, or `head % len` for other sizes) does the same from its
+//! start position. With a power-of-two size every such offset agrees. With any other size
+//! (possible only when the machine lifts the power-of-two mmap check) `position % aux_size`
+//! jumps when the free-running position wraps at 2^64, so a writer that began after the wrap
+//! lands on unread data and a reader that started before it reads the wrong bytes: the
+//! corruption the upstream check prevents.
 
 use super::mmap_page::{Words, OFF_AUX_HEAD, OFF_AUX_TAIL};
 use super::record::{Record, RecordBody};
@@ -78,6 +83,8 @@ pub struct AuxHandle {
     pub flags: u64,
     /// Bytes written through [`RingBuffer::aux_write`] since begin.
     pub written: u64,
+    /// The driver's buffer offset of `head` (`head % aux_size` at begin, then linear).
+    pub offset: u64,
     wakeup: u64,
 }
 
@@ -201,6 +208,7 @@ impl RingBuffer {
             size: 0,
             flags: 0,
             written: 0,
+            offset: aux.head % aux.size(),
             wakeup: 0,
         };
         if !aux.overwrite {
@@ -233,9 +241,9 @@ impl RingBuffer {
         };
         let size = aux.size();
         let mut done = 0usize;
+        let base = (h.offset + h.written % size) % size;
         while done < n {
-            let pos = h.head.wrapping_add(h.written).wrapping_add(done as u64);
-            let off = pos % size;
+            let off = (base + done as u64 % size) % size;
             let chunk = (n - done).min((size - off) as usize);
             aux.mem
                 .mem
@@ -244,6 +252,7 @@ impl RingBuffer {
         }
         if aux.overwrite {
             h.head = h.head.wrapping_add(n as u64);
+            h.offset = (h.offset + n as u64 % size) % size;
         } else {
             h.written += n as u64;
         }
@@ -285,6 +294,7 @@ impl RingBuffer {
             .ok_or_else(|| Error::Usage("aux_output_skip without an AUX area".into()))?;
         aux.head = aux.head.wrapping_add(size);
         let head = aux.head;
+        let aux_size = aux.size();
         let wake = aux.need_wakeup();
         if wake {
             h.wakeup = aux.wakeup.wrapping_add(aux.watermark);
@@ -296,6 +306,7 @@ impl RingBuffer {
             self.deliver_wakeup();
         }
         h.head = head;
+        h.offset = (h.offset + size % aux_size) % aux_size;
         h.size -= size;
         Ok(())
     }
@@ -403,14 +414,15 @@ impl AuxConsumer {
     pub fn set_aux_tail(&self, v: u64) {
         self.page.mem.store(AUX_TAIL_WORD, v, Ordering::Release)
     }
-    /// Copy `len` bytes of the AUX stream from free-running position `from` (offsets
-    /// `position % aux_size`).
+    /// Copy `len` bytes of the AUX stream from free-running position `from`, as perf reads
+    /// it: from offset `from % aux_size`, linearly, wrapping at the end of the buffer.
     pub fn copy_stream(&self, from: u64, len: usize) -> Vec<u8> {
         let size = self.mem.size;
         let mut out = vec![0u8; len];
         let mut done = 0usize;
+        let base = from % size;
         while done < len {
-            let off = from.wrapping_add(done as u64) % size;
+            let off = (base + done as u64 % size) % size;
             let n = (len - done).min((size - off) as usize);
             self.mem
                 .mem

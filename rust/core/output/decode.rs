@@ -429,7 +429,11 @@ pub fn decode_record(b: &[u8], fmt: &OutputFormat) -> Result<DecodedRecord> {
             8 + tsz
         )));
     }
-    let sample_id = if fmt.sample_id_all { decode_trailer(&b[b.len() - tsz..], fmt)? } else { SampleId::default() };
+    let sample_id = if fmt.sample_id_all {
+        decode_trailer(&b[b.len() - tsz..], fmt)?
+    } else {
+        SampleId::default()
+    };
     let mut c = Cursor {
         b: &b[..b.len() - tsz],
         pos: 8,
