@@ -134,6 +134,12 @@ impl Words {
         self.words[w].store(v.to_le(), o)
     }
 
+    /// The words from index `from` on (the data area of a ring).
+    #[inline]
+    pub(crate) fn words_from(&self, from: usize) -> &[AtomicU64] {
+        &self.words[from..]
+    }
+
     /// Read one byte at byte offset `off`.
     pub fn byte(&self, off: usize) -> u8 {
         self.load(off / 8, Ordering::Relaxed).to_le_bytes()[off % 8]

@@ -13,11 +13,13 @@
 use super::aux::AuxArea;
 use super::mmap_page::*;
 use super::record::{Record, RecordBody};
-use super::sample::{header_word, OutputFormat, SampleData, SampleId, Sink, MAX_RECORD_SIZE};
+use super::sample::{
+    header_word, OutputFormat, SampleData, SampleId, Sink, MAX_FIXED_SAMPLE_WORDS, MAX_RECORD_SIZE,
+};
 use crate::abi::record::PERF_RECORD_LOST;
 use crate::abi::PAGE_SIZE;
 use crate::error::{Errno, Error, Result};
-use crate::sync::{Arc, Ordering};
+use crate::sync::{Arc, AtomicU64, Ordering};
 
 /// Words of the user page.
 const USER_WORDS: usize = PAGE_SIZE / 8;
@@ -150,54 +152,84 @@ impl Handle {
     }
 }
 
-struct HandleWriter<'a> {
-    sh: &'a Shared,
-    h: &'a mut Handle,
+/// Writes words into the data area at free-running positions `[pos, end)`; sub-word puts
+/// are gathered in `acc` (records are 8-byte multiples, so a word is never split by the wrap).
+struct DataWriter<'a> {
+    words: &'a [AtomicU64],
+    mask: usize,
+    pos: u64,
+    end: u64,
+    acc: u64,
+    acc_len: u32,
 }
 
-impl HandleWriter<'_> {
+impl<'a> DataWriter<'a> {
     #[inline]
+    fn new(sh: &'a Shared, pos: u64, end: u64) -> Self {
+        DataWriter {
+            words: sh.mem.words_from(USER_WORDS),
+            mask: ((sh.data_size >> 3) as usize).wrapping_sub(1),
+            pos,
+            end,
+            acc: 0,
+            acc_len: 0,
+        }
+    }
+    #[inline]
+    fn for_handle(sh: &'a Shared, h: &Handle) -> Self {
+        DataWriter {
+            acc: h.acc,
+            acc_len: h.acc_len,
+            ..DataWriter::new(sh, h.pos, h.end)
+        }
+    }
+    #[inline]
+    fn save(&self, h: &mut Handle) {
+        h.pos = self.pos;
+        h.acc = self.acc;
+        h.acc_len = self.acc_len;
+    }
+    #[inline(always)]
     fn store(&mut self, v: u64) {
-        if self.h.pos != self.h.end {
-            self.sh
-                .mem
-                .store(self.sh.data_word(self.h.pos), v, Ordering::Relaxed);
-            self.h.pos = self.h.pos.wrapping_add(8);
+        if self.pos != self.end {
+            let i = (self.pos >> 3) as usize & self.mask;
+            self.words[i].store(v.to_le(), Ordering::Relaxed);
+            self.pos = self.pos.wrapping_add(8);
         }
     }
 }
 
-impl Sink for HandleWriter<'_> {
-    #[inline]
+impl Sink for DataWriter<'_> {
+    #[inline(always)]
     fn put_u64(&mut self, v: u64) {
-        if self.h.acc_len == 0 {
+        if self.acc_len == 0 {
             self.store(v);
         } else {
             self.put_bytes(&v.to_le_bytes());
         }
     }
-    #[inline]
+    #[inline(always)]
     fn put_u32(&mut self, v: u32) {
-        if self.h.acc_len == 4 {
-            let w = self.h.acc | (u64::from(v) << 32);
-            self.h.acc = 0;
-            self.h.acc_len = 0;
+        if self.acc_len == 4 {
+            let w = self.acc | (u64::from(v) << 32);
+            self.acc = 0;
+            self.acc_len = 0;
             self.store(w);
-        } else if self.h.acc_len == 0 {
-            self.h.acc = u64::from(v);
-            self.h.acc_len = 4;
+        } else if self.acc_len == 0 {
+            self.acc = u64::from(v);
+            self.acc_len = 4;
         } else {
             self.put_bytes(&v.to_le_bytes());
         }
     }
     fn put_bytes(&mut self, b: &[u8]) {
         for &c in b {
-            self.h.acc |= u64::from(c) << (8 * self.h.acc_len);
-            self.h.acc_len += 1;
-            if self.h.acc_len == 8 {
-                let w = self.h.acc;
-                self.h.acc = 0;
-                self.h.acc_len = 0;
+            self.acc |= u64::from(c) << (8 * self.acc_len);
+            self.acc_len += 1;
+            if self.acc_len == 8 {
+                let w = self.acc;
+                self.acc = 0;
+                self.acc_len = 0;
                 self.store(w);
             }
         }
@@ -396,12 +428,32 @@ impl RingBuffer {
                 "record size {size} must be a multiple of 8 between 8 and {MAX_RECORD_SIZE}"
             )));
         }
+        Ok(self
+            .reserve(ev, size, ids)
+            .map(|(pos, end, wakeup)| Handle {
+                pos,
+                end,
+                wakeup,
+                acc: 0,
+                acc_len: 0,
+            }))
+    }
+
+    /// The body of __perf_output_begin(): returns the record's byte range (after any LOST
+    /// record written first) and the wakeup snapshot of perf_output_get_handle().
+    #[inline(always)]
+    fn reserve(
+        &mut self,
+        ev: &OutputEvent,
+        size: usize,
+        ids: &SampleId,
+    ) -> Option<(u64, u64, u64)> {
         if self.paused {
             if self.nr_pages != 0 {
                 self.lost += 1;
                 self.stats.lost += 1;
             }
-            return Ok(None);
+            return None;
         }
         let have_lost = self.lost;
         let lost_size = if have_lost != 0 {
@@ -419,7 +471,7 @@ impl RingBuffer {
             self.lost += 1;
             self.stats.lost += 1;
             self.put_handle(wakeup);
-            return Ok(None);
+            return None;
         }
         let (start, wm_head) = if self.cfg.backward {
             let h = offset.wrapping_sub(total);
@@ -433,27 +485,19 @@ impl RingBuffer {
             self.wakeup = self.wakeup.wrapping_add(self.watermark);
         }
         self.stats.bytes += total;
-        let mut h = Handle {
-            pos: start,
-            end: start.wrapping_add(total),
-            wakeup,
-            acc: 0,
-            acc_len: 0,
-        };
-        if have_lost != 0 {
-            let lost = std::mem::take(&mut self.lost);
-            self.stats.lost_records += 1;
-            self.stats.lost_reported += lost;
-            let mut w = HandleWriter {
-                sh: &self.shared,
-                h: &mut h,
-            };
-            w.put_u64(header_word(PERF_RECORD_LOST, 0, lost_size as u16));
-            w.put_u64(ev.id);
-            w.put_u64(lost);
-            ev.format.encode_trailer(ids, &mut w);
+        let end = start.wrapping_add(total);
+        if have_lost == 0 {
+            return Some((start, end, wakeup));
         }
-        Ok(Some(h))
+        let lost = std::mem::take(&mut self.lost);
+        self.stats.lost_records += 1;
+        self.stats.lost_reported += lost;
+        let mut w = DataWriter::new(&self.shared, start, end);
+        w.put_u64(header_word(PERF_RECORD_LOST, 0, lost_size as u16));
+        w.put_u64(ev.id);
+        w.put_u64(lost);
+        ev.format.encode_trailer(ids, &mut w);
+        Some((w.pos, end, wakeup))
     }
 
     /// Write bytes into a reservation (`perf_output_copy`), wrapping across the end of the
@@ -466,11 +510,9 @@ impl RingBuffer {
                 h.remaining()
             )));
         }
-        HandleWriter {
-            sh: &self.shared,
-            h,
-        }
-        .put_bytes(bytes);
+        let mut w = DataWriter::for_handle(&self.shared, h);
+        w.put_bytes(bytes);
+        w.save(h);
         Ok(())
     }
 
@@ -480,11 +522,9 @@ impl RingBuffer {
     pub fn end(&mut self, mut h: Handle) -> Result<()> {
         let left = h.remaining();
         if left != 0 {
-            let mut w = HandleWriter {
-                sh: &self.shared,
-                h: &mut h,
-            };
+            let mut w = DataWriter::for_handle(&self.shared, &h);
             w.put_zeros(left);
+            w.save(&mut h);
         }
         self.put_handle(h.wakeup);
         if left != 0 {
@@ -495,6 +535,7 @@ impl RingBuffer {
         Ok(())
     }
 
+    #[inline]
     fn put_handle(&mut self, wakeup: u64) {
         if self.nest > 1 {
             self.nest -= 1;
@@ -523,22 +564,45 @@ impl RingBuffer {
     /// whether it was written (false: dropped, counted lost).
     #[inline]
     pub fn write_sample(&mut self, ev: &OutputEvent, s: &SampleData) -> Result<bool> {
+        if let Some(size) = ev.format.fixed_sample_size() {
+            return Ok(self.write_fixed_sample(ev, s, size));
+        }
         let size = ev.format.sample_size(s)?;
-        let Some(mut h) = self.begin(ev, size, &s.sample_id())? else {
+        let Some((pos, end, wakeup)) = self.reserve(ev, size, &s.sample_id()) else {
             return Ok(false);
         };
-        ev.format.encode_sample(
-            s,
-            size,
-            &mut HandleWriter {
-                sh: &self.shared,
-                h: &mut h,
-            },
-        );
+        let mut w = DataWriter::new(&self.shared, pos, end);
+        ev.format.encode_sample(s, size, &mut w);
+        let (wrote, partial) = (w.pos.wrapping_sub(pos), w.acc_len != 0);
+        if wrote != end.wrapping_sub(pos) || partial {
+            self.put_handle(wakeup);
+            return Err(Error::Internal(format!(
+                "sample encoder wrote {wrote} of {size} bytes"
+            )));
+        }
         self.count_sample_wakeup();
         self.stats.records += 1;
-        self.end(h)?;
+        self.put_handle(wakeup);
         Ok(true)
+    }
+
+    #[inline(always)]
+    fn write_fixed_sample(&mut self, ev: &OutputEvent, s: &SampleData, size: usize) -> bool {
+        let Some((pos, _end, wakeup)) = self.reserve(ev, size, &s.sample_id()) else {
+            return false;
+        };
+        let mut buf = [0u64; MAX_FIXED_SAMPLE_WORDS];
+        let n = ev.format.encode_fixed_sample(s, &mut buf);
+        let words = self.shared.mem.words_from(USER_WORDS);
+        let mask = ((self.shared.data_size >> 3) as usize).wrapping_sub(1);
+        let first = (pos >> 3) as usize;
+        for (i, v) in buf[..n].iter().enumerate() {
+            words[(first + i) & mask].store(v.to_le(), Ordering::Relaxed);
+        }
+        self.count_sample_wakeup();
+        self.stats.records += 1;
+        self.put_handle(wakeup);
+        true
     }
 
     /// Output any record (a SAMPLE body goes through [`RingBuffer::write_sample`]).
@@ -550,14 +614,9 @@ impl RingBuffer {
         let Some(mut h) = self.begin(ev, size, &r.sample_id)? else {
             return Ok(false);
         };
-        r.encode(
-            &ev.format,
-            size,
-            &mut HandleWriter {
-                sh: &self.shared,
-                h: &mut h,
-            },
-        );
+        let mut w = DataWriter::for_handle(&self.shared, &h);
+        r.encode(&ev.format, size, &mut w);
+        w.save(&mut h);
         self.stats.records += 1;
         self.end(h)?;
         Ok(true)

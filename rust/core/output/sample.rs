@@ -41,6 +41,20 @@ impl Sink for Vec<u8> {
     }
 }
 
+/// Sample fields whose size depends on the data; formats without them have a fixed size and
+/// take the fast path of [`OutputFormat::encode_fixed_sample`].
+pub const VARIABLE_SAMPLE_FIELDS: u64 = PERF_SAMPLE_READ
+    | PERF_SAMPLE_CALLCHAIN
+    | PERF_SAMPLE_RAW
+    | PERF_SAMPLE_BRANCH_STACK
+    | PERF_SAMPLE_REGS_USER
+    | PERF_SAMPLE_STACK_USER
+    | PERF_SAMPLE_REGS_INTR
+    | PERF_SAMPLE_AUX;
+
+/// Words of the largest fixed-size sample (header + every fixed field).
+pub const MAX_FIXED_SAMPLE_WORDS: usize = 32;
+
 /// Largest record: `perf_event_header.size` is a u16.
 pub const MAX_RECORD_SIZE: usize = u16::MAX as usize;
 
@@ -196,8 +210,89 @@ impl OutputFormat {
         Ok(())
     }
 
+    /// The sample size when `sample_type` has no variable-size field.
+    #[inline]
+    pub fn fixed_sample_size(&self) -> Option<usize> {
+        if self.sample_type & VARIABLE_SAMPLE_FIELDS == 0 {
+            Some(self.fixed_sample_size as usize)
+        } else {
+            None
+        }
+    }
+
+    /// Fast path for fixed-size formats: the sample's words (header first) into `out`;
+    /// returns the number of words. Same bytes as [`OutputFormat::encode_sample`].
+    #[inline]
+    pub fn encode_fixed_sample(
+        &self,
+        s: &SampleData,
+        out: &mut [u64; MAX_FIXED_SAMPLE_WORDS],
+    ) -> usize {
+        let st = self.sample_type;
+        let mut n = 0;
+        let mut put = |v: u64| {
+            out[n] = v;
+            n += 1;
+        };
+        put(header_word(
+            PERF_RECORD_SAMPLE,
+            s.misc,
+            self.fixed_sample_size,
+        ));
+        if st & PERF_SAMPLE_IDENTIFIER != 0 {
+            put(s.id);
+        }
+        if st & PERF_SAMPLE_IP != 0 {
+            put(s.ip);
+        }
+        if st & PERF_SAMPLE_TID != 0 {
+            put(u64::from(s.pid) | (u64::from(s.tid) << 32));
+        }
+        if st & PERF_SAMPLE_TIME != 0 {
+            put(s.time);
+        }
+        if st & PERF_SAMPLE_ADDR != 0 {
+            put(s.addr);
+        }
+        if st & PERF_SAMPLE_ID != 0 {
+            put(s.id);
+        }
+        if st & PERF_SAMPLE_STREAM_ID != 0 {
+            put(s.stream_id);
+        }
+        if st & PERF_SAMPLE_CPU != 0 {
+            put(u64::from(s.cpu));
+        }
+        if st & PERF_SAMPLE_PERIOD != 0 {
+            put(s.period);
+        }
+        if st & PERF_SAMPLE_WEIGHT_TYPE != 0 {
+            put(s.weight);
+        }
+        if st & PERF_SAMPLE_DATA_SRC != 0 {
+            put(s.data_src);
+        }
+        if st & PERF_SAMPLE_TRANSACTION != 0 {
+            put(s.transaction);
+        }
+        if st & PERF_SAMPLE_PHYS_ADDR != 0 {
+            put(s.phys_addr);
+        }
+        if st & PERF_SAMPLE_CGROUP != 0 {
+            put(s.cgroup);
+        }
+        if st & PERF_SAMPLE_DATA_PAGE_SIZE != 0 {
+            put(s.data_page_size);
+        }
+        if st & PERF_SAMPLE_CODE_PAGE_SIZE != 0 {
+            put(s.code_page_size);
+        }
+        n
+    }
+
     /// The exact `header.size` of this sample (perf_prepare_sample() arithmetic), validating
     /// that variable parts agree with the format.
+    #[inline]
     pub fn sample_size(&self, s: &SampleData) -> Result<usize> {
         let st = self.sample_type;
         let mut size = self.fixed_sample_size as usize;
@@ -265,6 +360,7 @@ impl OutputFormat {
 
     /// Encode the whole SAMPLE record (header included) into `out`; `size` must come from
     /// [`OutputFormat::sample_size`] for the same data.
+    #[inline]
     pub fn encode_sample<S: Sink + ?Sized>(&self, s: &SampleData, size: usize, out: &mut S) {
         let st = self.sample_type;
         out.put_u64(header_word(PERF_RECORD_SAMPLE, s.misc, size as u16));
