@@ -91,11 +91,6 @@ pub(crate) struct AuxMem {
 }
 
 impl Shared {
-    #[inline]
-    fn data_word(&self, pos: u64) -> usize {
-        USER_WORDS + ((pos & (self.data_size - 1)) >> 3) as usize
-    }
-
     /// Copy `len` bytes of the logical stream starting at free-running position `from`,
     /// reassembling across the end of the data area.
     pub(crate) fn copy_stream(&self, from: u64, len: usize, out: &mut Vec<u8>) {
