@@ -4,6 +4,7 @@
 
 mod errors;
 mod guard;
+mod ring;
 
 use pyo3::prelude::*;
 
@@ -18,6 +19,7 @@ fn _force_panic() -> PyResult<()> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    ring::register(m)?;
     m.add_function(wrap_pyfunction!(_force_panic, m)?)?;
     Ok(())
 }
