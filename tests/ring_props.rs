@@ -4,6 +4,7 @@
 
 use perfcore::abi::record::*;
 use perfcore::abi::sample::*;
+use perfcore::output::sample::VARIABLE_SAMPLE_FIELDS;
 use perfcore::output::*;
 use proptest::prelude::*;
 
@@ -470,4 +471,35 @@ fn watermark_and_wakeup_events_wake_the_reader() {
         .watermark(),
         8192
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The fixed-size fast path writes exactly the bytes of the general encoder, also when
+    /// the record wraps across the end of the data area.
+    #[test]
+    fn fixed_size_fast_path_equals_the_general_encoder(
+        st in (0u64..(1 << 25)).prop_map(|m| {
+            let m = m & !VARIABLE_SAMPLE_FIELDS;
+            if m & PERF_SAMPLE_WEIGHT_TYPE == PERF_SAMPLE_WEIGHT_TYPE { m & !PERF_SAMPLE_WEIGHT } else { m }
+        }),
+        w in prop::collection::vec(any::<u64>(), 16),
+        start_words in 0u64..64,
+        misc in any::<u16>(),
+    ) {
+        let fmt = OutputFormat::new(st, 0, false, 0, 0, 0).unwrap();
+        prop_assert!(fmt.fixed_sample_size().is_some());
+        let s = SampleData {
+            misc, ip: w[0], pid: w[1] as u32, tid: w[2] as u32, time: w[3], addr: w[4], id: w[5], stream_id: w[6],
+            cpu: w[7] as u32, period: w[8], weight: w[9], data_src: w[10], transaction: w[11], phys_addr: w[12],
+            cgroup: w[13], data_page_size: w[14], code_page_size: w[15], ..Default::default()
+        };
+        let mut general = Vec::new();
+        fmt.encode_sample(&s, fmt.sample_size(&s).unwrap(), &mut general);
+        let mut rb = RingBuffer::new(RingConfig { data_pages: 1, page_size: 512, start: 512 - 8 * start_words, ..Default::default() }).unwrap();
+        let ev = OutputEvent { id: 1, format: fmt };
+        prop_assert!(rb.write_sample(&ev, &s).unwrap());
+        prop_assert_eq!(&rb.consumer().read_records().unwrap()[0], &general);
+    }
 }

@@ -13,9 +13,7 @@
 use super::aux::AuxArea;
 use super::mmap_page::*;
 use super::record::{Record, RecordBody};
-use super::sample::{
-    header_word, OutputFormat, SampleData, SampleId, Sink, MAX_FIXED_SAMPLE_WORDS, MAX_RECORD_SIZE,
-};
+use super::sample::{header_word, OutputFormat, SampleData, SampleId, Sink, MAX_RECORD_SIZE};
 use crate::abi::record::PERF_RECORD_LOST;
 use crate::abi::PAGE_SIZE;
 use crate::error::{Errno, Error, Result};
@@ -424,7 +422,7 @@ impl RingBuffer {
             )));
         }
         Ok(self
-            .reserve(ev, size, ids)
+            .reserve(ev, size, || *ids)
             .map(|(pos, end, wakeup)| Handle {
                 pos,
                 end,
@@ -441,7 +439,7 @@ impl RingBuffer {
         &mut self,
         ev: &OutputEvent,
         size: usize,
-        ids: &SampleId,
+        ids: impl FnOnce() -> SampleId,
     ) -> Option<(u64, u64, u64)> {
         if self.paused {
             if self.nr_pages != 0 {
@@ -491,7 +489,7 @@ impl RingBuffer {
         w.put_u64(header_word(PERF_RECORD_LOST, 0, lost_size as u16));
         w.put_u64(ev.id);
         w.put_u64(lost);
-        ev.format.encode_trailer(ids, &mut w);
+        ev.format.encode_trailer(&ids(), &mut w);
         Some((w.pos, end, wakeup))
     }
 
@@ -563,7 +561,7 @@ impl RingBuffer {
             return Ok(self.write_fixed_sample(ev, s, size));
         }
         let size = ev.format.sample_size(s)?;
-        let Some((pos, end, wakeup)) = self.reserve(ev, size, &s.sample_id()) else {
+        let Some((pos, end, wakeup)) = self.reserve(ev, size, || s.sample_id()) else {
             return Ok(false);
         };
         let mut w = DataWriter::new(&self.shared, pos, end);
@@ -583,16 +581,27 @@ impl RingBuffer {
 
     #[inline(always)]
     fn write_fixed_sample(&mut self, ev: &OutputEvent, s: &SampleData, size: usize) -> bool {
-        let Some((pos, _end, wakeup)) = self.reserve(ev, size, &s.sample_id()) else {
+        let Some((pos, _end, wakeup)) = self.reserve(ev, size, || s.sample_id()) else {
             return false;
         };
-        let mut buf = [0u64; MAX_FIXED_SAMPLE_WORDS];
-        let n = ev.format.encode_fixed_sample(s, &mut buf);
         let words = self.shared.mem.words_from(USER_WORDS);
         let mask = ((self.shared.data_size >> 3) as usize).wrapping_sub(1);
-        let first = (pos >> 3) as usize;
-        for (i, v) in buf[..n].iter().enumerate() {
-            words[(first + i) & mask].store(v.to_le(), Ordering::Relaxed);
+        let first = (pos >> 3) as usize & mask;
+        let n = size / 8;
+        if first + n <= words.len() {
+            // no wrap: one contiguous run of words
+            let dst = &words[first..first + n];
+            let mut i = 0;
+            ev.format.encode_fixed_sample(s, |v| {
+                dst[i].store(v.to_le(), Ordering::Relaxed);
+                i += 1;
+            });
+        } else {
+            let mut i = first;
+            ev.format.encode_fixed_sample(s, |v| {
+                words[i & mask].store(v.to_le(), Ordering::Relaxed);
+                i += 1;
+            });
         }
         self.count_sample_wakeup();
         self.stats.records += 1;

@@ -52,9 +52,6 @@ pub const VARIABLE_SAMPLE_FIELDS: u64 = PERF_SAMPLE_READ
     | PERF_SAMPLE_REGS_INTR
     | PERF_SAMPLE_AUX;
 
-/// Words of the largest fixed-size sample (header + every fixed field).
-pub const MAX_FIXED_SAMPLE_WORDS: usize = 32;
-
 /// Largest record: `perf_event_header.size` is a u16.
 pub const MAX_RECORD_SIZE: usize = u16::MAX as usize;
 
@@ -220,20 +217,11 @@ impl OutputFormat {
         }
     }
 
-    /// Fast path for fixed-size formats: the sample's words (header first) into `out`;
-    /// returns the number of words. Same bytes as [`OutputFormat::encode_sample`].
-    #[inline]
-    pub fn encode_fixed_sample(
-        &self,
-        s: &SampleData,
-        out: &mut [u64; MAX_FIXED_SAMPLE_WORDS],
-    ) -> usize {
+    /// Fast path for fixed-size formats: hands the sample's words (header first) to `put`,
+    /// `fixed_sample_size() / 8` of them. Same bytes as [`OutputFormat::encode_sample`].
+    #[inline(always)]
+    pub fn encode_fixed_sample(&self, s: &SampleData, mut put: impl FnMut(u64)) {
         let st = self.sample_type;
-        let mut n = 0;
-        let mut put = |v: u64| {
-            out[n] = v;
-            n += 1;
-        };
         put(header_word(
             PERF_RECORD_SAMPLE,
             s.misc,
@@ -287,7 +275,6 @@ impl OutputFormat {
         if st & PERF_SAMPLE_CODE_PAGE_SIZE != 0 {
             put(s.code_page_size);
         }
-        n
     }
 
     /// The exact `header.size` of this sample (perf_prepare_sample() arithmetic), validating
