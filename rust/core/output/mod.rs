@@ -8,6 +8,7 @@
 //! explicit view of the event and of the accounting state ([`mmap_rules`]).
 
 pub mod aux;
+pub mod consumer;
 pub mod decode;
 pub mod mmap_page;
 pub mod mmap_rules;
