@@ -559,6 +559,11 @@ impl RingBuffer {
         if let Some(size) = ev.format.fixed_sample_size() {
             return Ok(self.write_fixed_sample(ev, s, size));
         }
+        self.write_variable_sample(ev, s)
+    }
+
+    #[inline(never)]
+    fn write_variable_sample(&mut self, ev: &OutputEvent, s: &SampleData) -> Result<bool> {
         let size = ev.format.sample_size(s)?;
         let Some((pos, end, wakeup)) = self.reserve(ev, size, || s.sample_id()) else {
             return Ok(false);
