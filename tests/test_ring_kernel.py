@@ -231,3 +231,47 @@ def test_drop_rule_and_lost_record_agree_with_the_kernel() -> None:
     mrecs = model.read_records()
     assert [r["type"] for r in mrecs] == ["lost", "sample"]
     assert mrecs[0]["size"] == recs[0]["size"]
+
+
+def test_backward_overwrite_ring_agrees_with_the_kernel() -> None:
+    """write_backward + a read-only mapping (what perf uses for overwritable rings): the kernel
+    never loses a record, data_head runs down as a negative u64, and the newest records sit at
+    data_head; perfcore's ring fed the same number of records has the same head and layout."""
+    st = S["ip"] | S["tid"] | S["time"] | S["addr"] | S["id"] | S["cpu"] | S["period"] | S["identifier"]
+    a = bytearray(attr_bytes(st))
+    flags = struct.unpack_from("<Q", a, 40)[0] | (1 << 27)  # write_backward
+    struct.pack_into("<Q", a, 40, flags)
+    buf = ctypes.create_string_buffer(bytes(a), 136)
+    fd = libc.syscall(NR_PERF_EVENT_OPEN, buf, 0, -1, -1, PERF_FLAG_FD_CLOEXEC)
+    if fd < 0:
+        e = ctypes.get_errno()
+        if e in (errno.ENOSYS, errno.EACCES):
+            pytest.skip(f"perf_event_open unavailable: {os.strerror(e)}")
+        raise OSError(e, os.strerror(e))
+    try:
+        m = mmap.mmap(fd, 2 * PAGE, mmap.MAP_SHARED, mmap.PROT_READ)
+        ioctl(fd, PERF_EVENT_IOC_ENABLE)
+        work = mmap.mmap(-1, 300 * PAGE)
+        for i in range(300):
+            work[i * PAGE] = 1
+        ioctl(fd, PERF_EVENT_IOC_DISABLE)
+        head = struct.unpack_from("<Q", m, 1024)[0]
+        data = bytes(m[PAGE : 2 * PAGE])
+        count = struct.unpack("<QQQQQ", os.read(fd, 40))[0]
+        work.close()
+        m.close()
+    finally:
+        os.close(fd)
+    fmt = _core.RecordFormat(sample_type=st, read_format=READ_FORMAT, sample_id_all=True)
+    size = len(fmt.encode_sample())
+    assert head == (-(count * size)) % 2**64, "every event became a record, none lost"
+    rb = _core.RingBuffer(data_pages=1, writable=False, backward=True, sample_type=st, read_format=READ_FORMAT, sample_id_all=True)
+    for t in range(count):
+        rb.write_sample(time=t)
+    assert rb.data_head == head
+    # the newest record starts at data_head in both rings
+    off = head % 4096
+    newest = (data * 2)[off : off + size]
+    assert fmt.decode(newest)[0]["type"] == "sample"
+    mine = rb.read_raw()
+    assert len(mine) == 4096 // size and fmt.decode(mine[-1])[0]["time"] == count - 1
