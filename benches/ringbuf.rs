@@ -19,10 +19,7 @@ fn sample_event() -> (OutputEvent, SampleData) {
         | PERF_SAMPLE_ID
         | PERF_SAMPLE_CPU
         | PERF_SAMPLE_PERIOD;
-    let ev = OutputEvent {
-        id: 1,
-        format: OutputFormat::simple(st).unwrap(),
-    };
+    let ev = OutputEvent { id: 1, format: OutputFormat::simple(st).unwrap() };
     let s = SampleData {
         ip: 0x401000,
         pid: 10,
@@ -43,11 +40,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(64 * BATCH));
     let (ev, mut s) = sample_event();
 
-    let mut rb = RingBuffer::new(RingConfig {
-        data_pages: 256,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut rb = RingBuffer::new(RingConfig { data_pages: 256, ..Default::default() }).unwrap();
     let cons = rb.consumer();
     g.bench_function("write_sample/consumer_keeps_up", |b| {
         b.iter(|| {
@@ -60,12 +53,7 @@ fn bench(c: &mut Criterion) {
     });
     assert_eq!(rb.pending_lost(), 0);
 
-    let mut ow = RingBuffer::new(RingConfig {
-        data_pages: 256,
-        writable: false,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut ow = RingBuffer::new(RingConfig { data_pages: 256, writable: false, ..Default::default() }).unwrap();
     g.bench_function("write_sample/overwrite", |b| {
         b.iter(|| {
             for _ in 0..BATCH {

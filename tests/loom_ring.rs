@@ -8,9 +8,7 @@
 
 use loom::thread;
 use perfcore::abi::sample::PERF_SAMPLE_IP;
-use perfcore::output::{
-    decode_record, OutputEvent, OutputFormat, RecordBody, RingBuffer, RingConfig, SampleData,
-};
+use perfcore::output::{decode_record, OutputEvent, OutputFormat, RecordBody, RingBuffer, RingConfig, SampleData};
 
 const N: u64 = 3;
 
@@ -33,26 +31,14 @@ fn producer_and_consumer_agree_on_a_tiny_ring() {
     }
     builder.check(|| {
         // one 32-byte data page: at most one 16-byte IP sample fits (CIRC_SPACE leaves a byte)
-        let rb = RingBuffer::new(RingConfig {
-            data_pages: 1,
-            page_size: 32,
-            ..Default::default()
-        })
-        .unwrap();
+        let rb = RingBuffer::new(RingConfig { data_pages: 1, page_size: 32, ..Default::default() }).unwrap();
         let fmt = OutputFormat::simple(PERF_SAMPLE_IP).unwrap();
         let ev = OutputEvent { id: 7, format: fmt };
         let consumer = rb.consumer();
         let producer = thread::spawn(move || {
             let mut rb = rb;
             for i in 0..N {
-                rb.write_sample(
-                    &ev,
-                    &SampleData {
-                        ip: 0x1000 + i,
-                        ..Default::default()
-                    },
-                )
-                .unwrap();
+                rb.write_sample(&ev, &SampleData { ip: 0x1000 + i, ..Default::default() }).unwrap();
             }
             rb
         });
@@ -62,24 +48,10 @@ fn producer_and_consumer_agree_on_a_tiny_ring() {
         }
         let rb = producer.join().unwrap();
         collect(consumer.read_records().unwrap(), &fmt, &mut ips, &mut lost);
-        assert!(
-            ips.windows(2).all(|w| w[0] < w[1]),
-            "records out of order: {ips:x?}"
-        );
-        assert!(
-            ips.iter().all(|ip| (0x1000..0x1000 + N).contains(ip)),
-            "corrupt ip in {ips:x?}"
-        );
+        assert!(ips.windows(2).all(|w| w[0] < w[1]), "records out of order: {ips:x?}");
+        assert!(ips.iter().all(|ip| (0x1000..0x1000 + N).contains(ip)), "corrupt ip in {ips:x?}");
         let stats = rb.stats();
-        assert_eq!(
-            ips.len() as u64,
-            stats.records,
-            "every written record is read once"
-        );
-        assert_eq!(
-            stats.records + lost + rb.pending_lost(),
-            N,
-            "read + lost must equal produced"
-        );
+        assert_eq!(ips.len() as u64, stats.records, "every written record is read once");
+        assert_eq!(stats.records + lost + rb.pending_lost(), N, "read + lost must equal produced");
     });
 }

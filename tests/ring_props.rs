@@ -119,77 +119,21 @@ proptest! {
 }
 
 fn all_records() -> Vec<Record> {
-    let ids = SampleId {
-        pid: 10,
-        tid: 11,
-        time: 12,
-        id: 13,
-        stream_id: 14,
-        cpu: 1,
-    };
-    let t = TaskRecord {
-        pid: 1,
-        ppid: 2,
-        tid: 3,
-        ptid: 2,
-        time: 99,
-    };
-    let vals = ReadValues {
-        time_enabled: 5,
-        time_running: 4,
-        values: vec![ReadValue {
-            value: 3,
-            id: 13,
-            lost: 0,
-        }],
-    };
+    let ids = SampleId { pid: 10, tid: 11, time: 12, id: 13, stream_id: 14, cpu: 1 };
+    let t = TaskRecord { pid: 1, ppid: 2, tid: 3, ptid: 2, time: 99 };
+    let vals = ReadValues { time_enabled: 5, time_running: 4, values: vec![ReadValue { value: 3, id: 13, lost: 0 }] };
     [
         (
             PERF_RECORD_MISC_USER,
-            RecordBody::Mmap {
-                pid: 1,
-                tid: 1,
-                addr: 0x400000,
-                len: 4096,
-                pgoff: 0,
-                filename: "/bin/true".into(),
-            },
+            RecordBody::Mmap { pid: 1, tid: 1, addr: 0x400000, len: 4096, pgoff: 0, filename: "/bin/true".into() },
         ),
         (0, RecordBody::Lost { id: 13, lost: 7 }),
-        (
-            PERF_RECORD_MISC_COMM_EXEC,
-            RecordBody::Comm {
-                pid: 1,
-                tid: 1,
-                comm: "exactly15chars!".into(),
-            },
-        ),
+        (PERF_RECORD_MISC_COMM_EXEC, RecordBody::Comm { pid: 1, tid: 1, comm: "exactly15chars!".into() }),
         (0, RecordBody::Exit(t)),
-        (
-            0,
-            RecordBody::Throttle {
-                time: 1,
-                id: 13,
-                stream_id: 14,
-            },
-        ),
-        (
-            0,
-            RecordBody::Unthrottle {
-                time: 2,
-                id: 13,
-                stream_id: 14,
-            },
-        ),
+        (0, RecordBody::Throttle { time: 1, id: 13, stream_id: 14 }),
+        (0, RecordBody::Unthrottle { time: 2, id: 13, stream_id: 14 }),
         (0, RecordBody::Fork(t)),
-        (
-            0,
-            RecordBody::Read {
-                pid: 1,
-                tid: 2,
-                values: vals,
-            },
-        ),
+        (0, RecordBody::Read { pid: 1, tid: 2, values: vals }),
         (
             PERF_RECORD_MISC_USER,
             RecordBody::Mmap2 {
@@ -198,12 +142,7 @@ fn all_records() -> Vec<Record> {
                 addr: 1,
                 len: 2,
                 pgoff: 3,
-                file: Mmap2File::Inode {
-                    maj: 8,
-                    min: 1,
-                    ino: 77,
-                    ino_generation: 5,
-                },
+                file: Mmap2File::Inode { maj: 8, min: 1, ino: 77, ino_generation: 5 },
                 prot: 5,
                 flags: 2,
                 filename: "/usr/lib/libc.so.6".into(),
@@ -223,34 +162,14 @@ fn all_records() -> Vec<Record> {
                 filename: "x".into(),
             },
         ),
-        (
-            0,
-            RecordBody::Aux {
-                offset: 4096,
-                size: 100,
-                flags: PERF_AUX_FLAG_TRUNCATED,
-            },
-        ),
+        (0, RecordBody::Aux { offset: 4096, size: 100, flags: PERF_AUX_FLAG_TRUNCATED }),
         (0, RecordBody::ItraceStart { pid: 3, tid: 4 }),
         (0, RecordBody::LostSamples { lost: 17 }),
-        (
-            PERF_RECORD_MISC_SWITCH_OUT | PERF_RECORD_MISC_SWITCH_OUT_PREEMPT,
-            RecordBody::Switch,
-        ),
-        (
-            PERF_RECORD_MISC_SWITCH_OUT,
-            RecordBody::SwitchCpuWide {
-                next_prev_pid: 8,
-                next_prev_tid: 9,
-            },
-        ),
+        (PERF_RECORD_MISC_SWITCH_OUT | PERF_RECORD_MISC_SWITCH_OUT_PREEMPT, RecordBody::Switch),
+        (PERF_RECORD_MISC_SWITCH_OUT, RecordBody::SwitchCpuWide { next_prev_pid: 8, next_prev_tid: 9 }),
     ]
     .into_iter()
-    .map(|(misc, body)| Record {
-        misc,
-        body,
-        sample_id: ids,
-    })
+    .map(|(misc, body)| Record { misc, body, sample_id: ids })
     .collect()
 }
 
@@ -272,16 +191,8 @@ fn every_record_type_round_trips_with_and_without_trailer() {
             0,
         )
         .unwrap();
-        let mut rb = RingBuffer::new(RingConfig {
-            data_pages: 1,
-            start: 4096 - 96,
-            ..Default::default()
-        })
-        .unwrap();
-        let ev = OutputEvent {
-            id: 13,
-            format: fmt,
-        };
+        let mut rb = RingBuffer::new(RingConfig { data_pages: 1, start: 4096 - 96, ..Default::default() }).unwrap();
+        let ev = OutputEvent { id: 13, format: fmt };
         let recs = all_records();
         let mut expected = Vec::new();
         for r in &recs {
@@ -318,32 +229,13 @@ fn documented_sizes_of_records() {
         | PERF_SAMPLE_CPU
         | PERF_SAMPLE_IDENTIFIER;
     let fmt = OutputFormat::new(st, 0, true, 0, 0, 0).unwrap();
-    let comm = Record::new(
-        0,
-        RecordBody::Comm {
-            pid: 1,
-            tid: 1,
-            comm: "perf-exec".into(),
-        },
-    );
+    let comm = Record::new(0, RecordBody::Comm { pid: 1, tid: 1, comm: "perf-exec".into() });
     assert_eq!(comm.size(&fmt).unwrap(), 80);
     assert_eq!(Record::new(0, RecordBody::Switch).size(&fmt).unwrap(), 56);
     // LOST with the trailer: 24 + 48
-    let mut rb = RingBuffer::new(RingConfig {
-        data_pages: 1,
-        page_size: 256,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut rb = RingBuffer::new(RingConfig { data_pages: 1, page_size: 256, ..Default::default() }).unwrap();
     let ev = OutputEvent { id: 3, format: fmt };
-    let big = Record::new(
-        0,
-        RecordBody::Comm {
-            pid: 1,
-            tid: 1,
-            comm: "x".into(),
-        },
-    );
+    let big = Record::new(0, RecordBody::Comm { pid: 1, tid: 1, comm: "x".into() });
     while rb.write_record(&ev, &big).unwrap() {}
     rb.consumer().read_records().unwrap();
     assert!(rb.write_record(&ev, &big).unwrap());
@@ -354,47 +246,26 @@ fn documented_sizes_of_records() {
 #[test]
 fn pause_counts_every_attempt_and_reports_after_resume() {
     let mut rb = RingBuffer::new(RingConfig::default()).unwrap();
-    let ev = OutputEvent {
-        id: 3,
-        format: OutputFormat::simple(PERF_SAMPLE_IP).unwrap(),
-    };
+    let ev = OutputEvent { id: 3, format: OutputFormat::simple(PERF_SAMPLE_IP).unwrap() };
     rb.pause_output(true).unwrap();
     for _ in 0..5 {
         assert!(!rb.write_sample(&ev, &SampleData::default()).unwrap());
     }
     rb.pause_output(false).unwrap();
-    assert!(rb
-        .write_sample(
-            &ev,
-            &SampleData {
-                ip: 1,
-                ..Default::default()
-            }
-        )
-        .unwrap());
+    assert!(rb.write_sample(&ev, &SampleData { ip: 1, ..Default::default() }).unwrap());
     let r = rb.consumer().read_records().unwrap();
     let d = decode_record(&r[0], &ev.format).unwrap();
     assert_eq!(d.record.unwrap().body, RecordBody::Lost { id: 3, lost: 5 });
     // a user-page-only ring is paused forever and drops silently
-    let mut z = RingBuffer::new(RingConfig {
-        data_pages: 0,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut z = RingBuffer::new(RingConfig { data_pages: 0, ..Default::default() }).unwrap();
     assert!(!z.write_sample(&ev, &SampleData::default()).unwrap());
     assert_eq!(z.pending_lost(), 0);
-    assert_eq!(
-        z.pause_output(false).unwrap_err().errno(),
-        Some(perfcore::Errno::EINVAL)
-    );
+    assert_eq!(z.pause_output(false).unwrap_err().errno(), Some(perfcore::Errno::EINVAL));
 }
 
 #[test]
 fn overwrite_mode_never_loses_and_backward_reads_newest_records() {
-    let ev = OutputEvent {
-        id: 3,
-        format: OutputFormat::simple(PERF_SAMPLE_IP).unwrap(),
-    };
+    let ev = OutputEvent { id: 3, format: OutputFormat::simple(PERF_SAMPLE_IP).unwrap() };
     let mut rb = RingBuffer::new(RingConfig {
         data_pages: 1,
         page_size: 256,
@@ -404,55 +275,27 @@ fn overwrite_mode_never_loses_and_backward_reads_newest_records() {
     })
     .unwrap();
     for i in 0..100 {
-        assert!(rb
-            .write_sample(
-                &ev,
-                &SampleData {
-                    ip: i,
-                    ..Default::default()
-                }
-            )
-            .unwrap());
+        assert!(rb.write_sample(&ev, &SampleData { ip: i, ..Default::default() }).unwrap());
     }
     assert_eq!(rb.pending_lost(), 0);
     let c = rb.consumer();
-    assert_eq!(
-        c.data_head(),
-        (-(100i64 * 16)) as u64,
-        "backward head is a negative u64"
-    );
-    let ips: Vec<u64> = c
-        .read_records()
-        .unwrap()
-        .iter()
-        .map(|r| u64::from_le_bytes(r[8..16].try_into().unwrap()))
-        .collect();
+    assert_eq!(c.data_head(), (-(100i64 * 16)) as u64, "backward head is a negative u64");
+    let ips: Vec<u64> =
+        c.read_records().unwrap().iter().map(|r| u64::from_le_bytes(r[8..16].try_into().unwrap())).collect();
     // 256 bytes hold 16 records of 16 bytes: the newest 16, oldest first
     assert_eq!(ips, (84..100).collect::<Vec<_>>());
 }
 
 #[test]
 fn watermark_and_wakeup_events_wake_the_reader() {
-    let ev = OutputEvent {
-        id: 3,
-        format: OutputFormat::simple(PERF_SAMPLE_IP).unwrap(),
-    };
-    let mut rb = RingBuffer::new(RingConfig {
-        wakeup_events: 5,
-        ..Default::default()
-    })
-    .unwrap();
+    let ev = OutputEvent { id: 3, format: OutputFormat::simple(PERF_SAMPLE_IP).unwrap() };
+    let mut rb = RingBuffer::new(RingConfig { wakeup_events: 5, ..Default::default() }).unwrap();
     for i in 1..=10 {
         rb.write_sample(&ev, &SampleData::default()).unwrap();
         assert_eq!(rb.poll(), i % 5 == 0, "sample {i}");
     }
     // byte watermark of 64: a wakeup after the head passes 64, 128, ...
-    let mut rb = RingBuffer::new(RingConfig {
-        watermark: true,
-        wakeup_watermark: 64,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut rb = RingBuffer::new(RingConfig { watermark: true, wakeup_watermark: 64, ..Default::default() }).unwrap();
     let mut at = Vec::new();
     for i in 1..=12 {
         rb.write_sample(&ev, &SampleData::default()).unwrap();
@@ -462,15 +305,7 @@ fn watermark_and_wakeup_events_wake_the_reader() {
     }
     assert_eq!(at, vec![80, 144]);
     assert_eq!(rb.watermark(), 64);
-    assert_eq!(
-        RingBuffer::new(RingConfig {
-            data_pages: 4,
-            ..Default::default()
-        })
-        .unwrap()
-        .watermark(),
-        8192
-    );
+    assert_eq!(RingBuffer::new(RingConfig { data_pages: 4, ..Default::default() }).unwrap().watermark(), 8192);
 }
 
 proptest! {

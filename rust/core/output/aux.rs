@@ -46,14 +46,7 @@ pub struct AuxConfig {
 
 impl Default for AuxConfig {
     fn default() -> Self {
-        AuxConfig {
-            nr_pages: 1,
-            writable: true,
-            aux_watermark: 0,
-            require_pow2: true,
-            pgoff: 0,
-            start: 0,
-        }
+        AuxConfig { nr_pages: 1, writable: true, aux_watermark: 0, require_pow2: true, pgoff: 0, start: 0 }
     }
 }
 
@@ -133,16 +126,10 @@ impl RingBuffer {
             return Err(Error::perf(Errno::EINVAL, "AUX nr_pages is 0"));
         }
         if cfg.require_pow2 && !cfg.nr_pages.is_power_of_two() {
-            return Err(Error::perf(
-                Errno::EINVAL,
-                format!("AUX nr_pages {} is not a power of two", cfg.nr_pages),
-            ));
+            return Err(Error::perf(Errno::EINVAL, format!("AUX nr_pages {} is not a power of two", cfg.nr_pages)));
         }
         if cfg.nr_pages > 1 << 20 {
-            return Err(Error::perf(
-                Errno::ENOMEM,
-                format!("AUX nr_pages {} is too large to model", cfg.nr_pages),
-            ));
+            return Err(Error::perf(Errno::ENOMEM, format!("AUX nr_pages {} is too large to model", cfg.nr_pages)));
         }
         let size = u64::from(cfg.nr_pages) * PAGE_SIZE as u64;
         let overwrite = !cfg.writable;
@@ -153,10 +140,7 @@ impl RingBuffer {
         } else {
             (size / 2).min(u64::from(u32::MAX))
         };
-        let mem = std::sync::Arc::new(AuxMem {
-            mem: Words::zeroed(size as usize),
-            size,
-        });
+        let mem = std::sync::Arc::new(AuxMem { mem: Words::zeroed(size as usize), size });
         let page = &self.shared.mem;
         page.store(AUX_HEAD_WORD, cfg.start, Ordering::Relaxed);
         page.store(AUX_TAIL_WORD, cfg.start, Ordering::Relaxed);
@@ -180,9 +164,7 @@ impl RingBuffer {
 
     /// AUX geometry: (nr_pages, pgoff, overwrite, watermark), if mapped.
     pub fn aux_info(&self) -> Option<(u32, u64, bool, u64)> {
-        self.aux
-            .as_ref()
-            .map(|a| (a.nr_pages, a.pgoff, a.overwrite, a.watermark))
+        self.aux.as_ref().map(|a| (a.nr_pages, a.pgoff, a.overwrite, a.watermark))
     }
     /// `rb->aux_head`.
     pub fn aux_head(&self) -> Option<u64> {
@@ -203,14 +185,8 @@ impl RingBuffer {
             return None;
         }
         aux.nest = true;
-        let mut h = AuxHandle {
-            head: aux.head,
-            size: 0,
-            flags: 0,
-            written: 0,
-            offset: aux.head % aux.size(),
-            wakeup: 0,
-        };
+        let mut h =
+            AuxHandle { head: aux.head, size: 0, flags: 0, written: 0, offset: aux.head % aux.size(), wakeup: 0 };
         if !aux.overwrite {
             h.wakeup = aux.wakeup.wrapping_add(aux.watermark);
             let used = aux.head.wrapping_sub(tail);
@@ -230,24 +206,15 @@ impl RingBuffer {
     /// The driver writes trace bytes at `h.head + h.written` (wrapping over the buffer). In
     /// non-overwrite mode at most `h.size - h.written` bytes are taken; returns how many were.
     pub fn aux_write(&mut self, h: &mut AuxHandle, data: &[u8]) -> Result<usize> {
-        let aux = self
-            .aux
-            .as_ref()
-            .ok_or_else(|| Error::Usage("aux_write without an AUX area".into()))?;
-        let n = if aux.overwrite {
-            data.len()
-        } else {
-            data.len().min(h.size.saturating_sub(h.written) as usize)
-        };
+        let aux = self.aux.as_ref().ok_or_else(|| Error::Usage("aux_write without an AUX area".into()))?;
+        let n = if aux.overwrite { data.len() } else { data.len().min(h.size.saturating_sub(h.written) as usize) };
         let size = aux.size();
         let mut done = 0usize;
         let base = (h.offset + h.written % size) % size;
         while done < n {
             let off = (base + done as u64 % size) % size;
             let chunk = (n - done).min((size - off) as usize);
-            aux.mem
-                .mem
-                .write_bytes(off as usize, &data[done..done + chunk]);
+            aux.mem.mem.write_bytes(off as usize, &data[done..done + chunk]);
             done += chunk;
         }
         if aux.overwrite {
@@ -263,9 +230,7 @@ impl RingBuffer {
     /// own and may not be passed.
     pub fn aux_output_flag(&mut self, h: &mut AuxHandle, flags: u64) -> Result<()> {
         if flags & PERF_AUX_FLAG_OVERWRITE != 0 {
-            return Err(Error::Usage(
-                "aux_output_flag: OVERWRITE is set by the core, not the driver".into(),
-            ));
+            return Err(Error::Usage("aux_output_flag: OVERWRITE is set by the core, not the driver".into()));
         }
         h.flags |= flags;
         Ok(())
@@ -275,23 +240,15 @@ impl RingBuffer {
     /// more than the handle's space). Must come before any write through this handle.
     pub fn aux_output_skip(&mut self, h: &mut AuxHandle, size: u64) -> Result<()> {
         if h.written != 0 {
-            return Err(Error::Usage(
-                "aux_output_skip after aux_write on the same handle".into(),
-            ));
+            return Err(Error::Usage("aux_output_skip after aux_write on the same handle".into()));
         }
         if size > h.size {
             return Err(Error::perf(
                 Errno::ENOSPC,
-                format!(
-                    "aux skip of {size} bytes exceeds the handle's {} bytes",
-                    h.size
-                ),
+                format!("aux skip of {size} bytes exceeds the handle's {} bytes", h.size),
             ));
         }
-        let aux = self
-            .aux
-            .as_mut()
-            .ok_or_else(|| Error::Usage("aux_output_skip without an AUX area".into()))?;
+        let aux = self.aux.as_mut().ok_or_else(|| Error::Usage("aux_output_skip without an AUX area".into()))?;
         aux.head = aux.head.wrapping_add(size);
         let head = aux.head;
         let aux_size = aux.size();
@@ -299,9 +256,7 @@ impl RingBuffer {
         if wake {
             h.wakeup = aux.wakeup.wrapping_add(aux.watermark);
         }
-        self.shared
-            .mem
-            .store(AUX_HEAD_WORD, head, Ordering::Release);
+        self.shared.mem.store(AUX_HEAD_WORD, head, Ordering::Release);
         if wake {
             self.deliver_wakeup();
         }
@@ -315,28 +270,14 @@ impl RingBuffer {
     /// OVERWRITE flag; otherwise it starts at the old `aux_head`, which advances by `size`.
     /// PERF_RECORD_AUX `{offset, size, flags}` (+ trailer `ids`) goes to the data ring unless
     /// `size == 0` and no flag but OVERWRITE is set. TRUNCATED disables the event and wakes.
-    pub fn aux_output_end(
-        &mut self,
-        mut h: AuxHandle,
-        size: u64,
-        ev: &OutputEvent,
-        ids: &SampleId,
-    ) -> Result<AuxEnd> {
-        let aux = self
-            .aux
-            .as_mut()
-            .ok_or_else(|| Error::Usage("aux_output_end without an AUX area".into()))?;
+    pub fn aux_output_end(&mut self, mut h: AuxHandle, size: u64, ev: &OutputEvent, ids: &SampleId) -> Result<AuxEnd> {
+        let aux = self.aux.as_mut().ok_or_else(|| Error::Usage("aux_output_end without an AUX area".into()))?;
         if !aux.nest {
-            return Err(Error::Usage(
-                "aux_output_end without aux_output_begin".into(),
-            ));
+            return Err(Error::Usage("aux_output_end without aux_output_begin".into()));
         }
         if !aux.overwrite && size > h.size {
             aux.nest = false;
-            return Err(Error::Usage(format!(
-                "aux_output_end size {size} exceeds the handle's {} bytes",
-                h.size
-            )));
+            return Err(Error::Usage(format!("aux_output_end size {size} exceeds the handle's {} bytes", h.size)));
         }
         let mut wakeup = h.flags & PERF_AUX_FLAG_TRUNCATED != 0;
         let offset = if aux.overwrite {
@@ -350,28 +291,14 @@ impl RingBuffer {
             o
         };
         let head = aux.head;
-        let mut out = AuxEnd {
-            offset,
-            flags: h.flags,
-            ..Default::default()
-        };
+        let mut out = AuxEnd { offset, flags: h.flags, ..Default::default() };
         if size != 0 || h.flags & !PERF_AUX_FLAG_OVERWRITE != 0 {
             out.record_attempted = true;
-            let rec = Record {
-                misc: 0,
-                body: RecordBody::Aux {
-                    offset,
-                    size,
-                    flags: h.flags,
-                },
-                sample_id: *ids,
-            };
+            let rec = Record { misc: 0, body: RecordBody::Aux { offset, size, flags: h.flags }, sample_id: *ids };
             out.record_written = self.write_record(ev, &rec)?;
         }
         let aux = self.aux.as_mut().expect("checked above");
-        self.shared
-            .mem
-            .store(AUX_HEAD_WORD, head, Ordering::Release);
+        self.shared.mem.store(AUX_HEAD_WORD, head, Ordering::Release);
         if aux.need_wakeup() {
             wakeup = true;
         }
@@ -424,9 +351,7 @@ impl AuxConsumer {
         while done < len {
             let off = (base + done as u64 % size) % size;
             let n = (len - done).min((size - off) as usize);
-            self.mem
-                .mem
-                .read_bytes(off as usize, &mut out[done..done + n]);
+            self.mem.mem.read_bytes(off as usize, &mut out[done..done + n]);
             done += n;
         }
         out

@@ -130,9 +130,6 @@ impl RingConsumer {
     /// The AUX area, once mapped.
     pub fn aux(&self) -> Option<super::aux::AuxConsumer> {
         let mem = self.shared.aux.get()?;
-        Some(super::aux::AuxConsumer {
-            mem: std::sync::Arc::clone(mem),
-            page: Arc::clone(&self.shared),
-        })
+        Some(super::aux::AuxConsumer { mem: std::sync::Arc::clone(mem), page: Arc::clone(&self.shared) })
     }
 }

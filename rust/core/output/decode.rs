@@ -80,10 +80,7 @@ impl<'a> Cursor<'a> {
     fn cstr(&mut self, field: &str) -> Result<String> {
         let rest = &self.b[self.pos..];
         let nul = rest.iter().position(|&c| c == 0).ok_or_else(|| {
-            Error::Usage(format!(
-                "{} record: {field} at offset {} is not NUL-terminated",
-                self.what, self.pos
-            ))
+            Error::Usage(format!("{} record: {field} at offset {} is not NUL-terminated", self.what, self.pos))
         })?;
         let s = String::from_utf8_lossy(&rest[..nul]).into_owned();
         self.pos = self.b.len();
@@ -104,10 +101,7 @@ impl<'a> Cursor<'a> {
 /// Read the 8-byte header of `b`: (type, misc, size).
 pub fn parse_header(b: &[u8]) -> Result<(u32, u16, u16)> {
     if b.len() < 8 {
-        return Err(Error::Usage(format!(
-            "record header needs 8 bytes, only {} available",
-            b.len()
-        )));
+        return Err(Error::Usage(format!("record header needs 8 bytes, only {} available", b.len())));
     }
     let type_ = u32::from_le_bytes(b[0..4].try_into().expect("4"));
     let misc = u16::from_le_bytes(b[4..6].try_into().expect("2"));
@@ -120,8 +114,8 @@ pub fn split_records(stream: &[u8]) -> Result<Vec<(usize, usize)>> {
     let mut out = Vec::new();
     let mut off = 0;
     while off < stream.len() {
-        let (type_, _, size) = parse_header(&stream[off..])
-            .map_err(|e| Error::Usage(format!("at stream offset {off}: {e}")))?;
+        let (type_, _, size) =
+            parse_header(&stream[off..]).map_err(|e| Error::Usage(format!("at stream offset {off}: {e}")))?;
         let size = size as usize;
         if size < 8 {
             return Err(Error::Usage(format!(
@@ -171,8 +165,7 @@ fn read_values(c: &mut Cursor<'_>, rf: u64) -> Result<ReadValues> {
     if rf & PERF_FORMAT_TOTAL_TIME_RUNNING != 0 {
         r.time_running = c.u64("read.time_running")?;
     }
-    let per =
-        8 * (1 + usize::from(rf & PERF_FORMAT_ID != 0) + usize::from(rf & PERF_FORMAT_LOST != 0));
+    let per = 8 * (1 + usize::from(rf & PERF_FORMAT_ID != 0) + usize::from(rf & PERF_FORMAT_LOST != 0));
     let rest = |c: &mut Cursor<'_>, v: &mut ReadValue| -> Result<()> {
         if rf & PERF_FORMAT_ID != 0 {
             v.id = c.u64("read.id")?;
@@ -191,18 +184,12 @@ fn read_values(c: &mut Cursor<'_>, rf: u64) -> Result<ReadValues> {
             )));
         }
         for _ in 0..first {
-            let mut v = ReadValue {
-                value: c.u64("read.value")?,
-                ..Default::default()
-            };
+            let mut v = ReadValue { value: c.u64("read.value")?, ..Default::default() };
             rest(c, &mut v)?;
             r.values.push(v);
         }
     } else {
-        let mut v = ReadValue {
-            value: first,
-            ..Default::default()
-        };
+        let mut v = ReadValue { value: first, ..Default::default() };
         rest(c, &mut v)?;
         r.values.push(v);
     }
@@ -220,16 +207,9 @@ fn regs(c: &mut Cursor<'_>, what: &str, mask: u64) -> Result<Regs> {
 
 /// Decode a SAMPLE body (after the header) with format `fmt`.
 fn decode_sample(b: &[u8], misc: u16, fmt: &OutputFormat) -> Result<SampleData> {
-    let mut c = Cursor {
-        b,
-        pos: 8,
-        what: "SAMPLE",
-    };
+    let mut c = Cursor { b, pos: 8, what: "SAMPLE" };
     let st = fmt.sample_type;
-    let mut s = SampleData {
-        misc,
-        ..Default::default()
-    };
+    let mut s = SampleData { misc, ..Default::default() };
     if st & PERF_SAMPLE_IDENTIFIER != 0 {
         s.id = c.u64("identifier")?;
     }
@@ -269,11 +249,7 @@ fn decode_sample(b: &[u8], misc: u16, fmt: &OutputFormat) -> Result<SampleData> 
     if st & PERF_SAMPLE_RAW != 0 {
         let n = c.u32("raw.size")? as usize;
         let data = c.bytes("raw.data", n)?;
-        s.raw = if n == 4 && data == [0, 0, 0, 0] {
-            None
-        } else {
-            Some(data.to_vec())
-        };
+        s.raw = if n == 4 && data == [0, 0, 0, 0] { None } else { Some(data.to_vec()) };
     }
     if st & PERF_SAMPLE_BRANCH_STACK != 0 {
         let hw = fmt.branch_sample_type & PERF_SAMPLE_BRANCH_HW_INDEX != 0;
@@ -292,16 +268,8 @@ fn decode_sample(b: &[u8], misc: u16, fmt: &OutputFormat) -> Result<SampleData> 
                     flags: c.u64("branch.flags")?,
                 });
             }
-            let counters = if cnt {
-                Some(c.u64s("branch.counters", n)?)
-            } else {
-                None
-            };
-            s.branch = Some(BranchStack {
-                hw_idx,
-                entries,
-                counters,
-            });
+            let counters = if cnt { Some(c.u64s("branch.counters", n)?) } else { None };
+            s.branch = Some(BranchStack { hw_idx, entries, counters });
         }
     }
     if st & PERF_SAMPLE_REGS_USER != 0 {
@@ -359,11 +327,7 @@ fn decode_sample(b: &[u8], misc: u16, fmt: &OutputFormat) -> Result<SampleData> 
 }
 
 fn decode_trailer(b: &[u8], fmt: &OutputFormat) -> Result<SampleId> {
-    let mut c = Cursor {
-        b,
-        pos: 0,
-        what: "sample_id trailer of a",
-    };
+    let mut c = Cursor { b, pos: 0, what: "sample_id trailer of a" };
     let st = fmt.sample_type;
     let mut id = SampleId::default();
     if st & PERF_SAMPLE_TID != 0 {
@@ -394,10 +358,7 @@ fn decode_trailer(b: &[u8], fmt: &OutputFormat) -> Result<SampleId> {
 pub fn decode_record(b: &[u8], fmt: &OutputFormat) -> Result<DecodedRecord> {
     let (type_, misc, size) = parse_header(b)?;
     if size as usize != b.len() || size < 8 {
-        return Err(Error::Usage(format!(
-            "record type {type_}: header.size {size} but {} bytes given",
-            b.len()
-        )));
+        return Err(Error::Usage(format!("record type {type_}: header.size {size} but {} bytes given", b.len())));
     }
     let what = name_of(type_);
     if type_ == PERF_RECORD_SAMPLE {
@@ -407,20 +368,11 @@ pub fn decode_record(b: &[u8], fmt: &OutputFormat) -> Result<DecodedRecord> {
             type_,
             misc,
             size,
-            record: Some(Record {
-                misc,
-                body: RecordBody::Sample(Box::new(s)),
-                sample_id,
-            }),
+            record: Some(Record { misc, body: RecordBody::Sample(Box::new(s)), sample_id }),
         });
     }
     if what == "unknown" {
-        return Ok(DecodedRecord {
-            type_,
-            misc,
-            size,
-            record: None,
-        });
+        return Ok(DecodedRecord { type_, misc, size, record: None });
     }
     let tsz = fmt.trailer_size();
     if b.len() < 8 + tsz {
@@ -429,16 +381,8 @@ pub fn decode_record(b: &[u8], fmt: &OutputFormat) -> Result<DecodedRecord> {
             8 + tsz
         )));
     }
-    let sample_id = if fmt.sample_id_all {
-        decode_trailer(&b[b.len() - tsz..], fmt)?
-    } else {
-        SampleId::default()
-    };
-    let mut c = Cursor {
-        b: &b[..b.len() - tsz],
-        pos: 8,
-        what,
-    };
+    let sample_id = if fmt.sample_id_all { decode_trailer(&b[b.len() - tsz..], fmt)? } else { SampleId::default() };
+    let mut c = Cursor { b: &b[..b.len() - tsz], pos: 8, what };
     let body = match type_ {
         PERF_RECORD_MMAP => RecordBody::Mmap {
             pid: c.u32("pid")?,
@@ -448,15 +392,8 @@ pub fn decode_record(b: &[u8], fmt: &OutputFormat) -> Result<DecodedRecord> {
             pgoff: c.u64("pgoff")?,
             filename: c.cstr("filename")?,
         },
-        PERF_RECORD_LOST => RecordBody::Lost {
-            id: c.u64("id")?,
-            lost: c.u64("lost")?,
-        },
-        PERF_RECORD_COMM => RecordBody::Comm {
-            pid: c.u32("pid")?,
-            tid: c.u32("tid")?,
-            comm: c.cstr("comm")?,
-        },
+        PERF_RECORD_LOST => RecordBody::Lost { id: c.u64("id")?, lost: c.u64("lost")? },
+        PERF_RECORD_COMM => RecordBody::Comm { pid: c.u32("pid")?, tid: c.u32("tid")?, comm: c.cstr("comm")? },
         PERF_RECORD_EXIT | PERF_RECORD_FORK => {
             let t = TaskRecord {
                 pid: c.u32("pid")?,
@@ -474,26 +411,14 @@ pub fn decode_record(b: &[u8], fmt: &OutputFormat) -> Result<DecodedRecord> {
         PERF_RECORD_THROTTLE | PERF_RECORD_UNTHROTTLE => {
             let (time, id, stream_id) = (c.u64("time")?, c.u64("id")?, c.u64("stream_id")?);
             if type_ == PERF_RECORD_THROTTLE {
-                RecordBody::Throttle {
-                    time,
-                    id,
-                    stream_id,
-                }
+                RecordBody::Throttle { time, id, stream_id }
             } else {
-                RecordBody::Unthrottle {
-                    time,
-                    id,
-                    stream_id,
-                }
+                RecordBody::Unthrottle { time, id, stream_id }
             }
         }
         PERF_RECORD_READ => {
             let (pid, tid) = (c.u32("pid")?, c.u32("tid")?);
-            RecordBody::Read {
-                pid,
-                tid,
-                values: read_values(&mut c, fmt.read_format)?,
-            }
+            RecordBody::Read { pid, tid, values: read_values(&mut c, fmt.read_format)? }
         }
         PERF_RECORD_MMAP2 => {
             let (pid, tid) = (c.u32("pid")?, c.u32("tid")?);
@@ -503,9 +428,7 @@ pub fn decode_record(b: &[u8], fmt: &OutputFormat) -> Result<DecodedRecord> {
                 let n = hdr[0] as usize;
                 let ids = c.bytes("build_id", MAX_BUILD_ID_SIZE)?;
                 if n > MAX_BUILD_ID_SIZE {
-                    return Err(Error::Usage(format!(
-                        "MMAP2 record: build_id_size {n} exceeds {MAX_BUILD_ID_SIZE}"
-                    )));
+                    return Err(Error::Usage(format!("MMAP2 record: build_id_size {n} exceeds {MAX_BUILD_ID_SIZE}")));
                 }
                 Mmap2File::BuildId(ids[..n].to_vec())
             } else {
@@ -528,36 +451,19 @@ pub fn decode_record(b: &[u8], fmt: &OutputFormat) -> Result<DecodedRecord> {
                 filename: c.cstr("filename")?,
             }
         }
-        PERF_RECORD_AUX => RecordBody::Aux {
-            offset: c.u64("aux_offset")?,
-            size: c.u64("aux_size")?,
-            flags: c.u64("flags")?,
-        },
-        PERF_RECORD_ITRACE_START => RecordBody::ItraceStart {
-            pid: c.u32("pid")?,
-            tid: c.u32("tid")?,
-        },
-        PERF_RECORD_LOST_SAMPLES => RecordBody::LostSamples {
-            lost: c.u64("lost")?,
-        },
+        PERF_RECORD_AUX => {
+            RecordBody::Aux { offset: c.u64("aux_offset")?, size: c.u64("aux_size")?, flags: c.u64("flags")? }
+        }
+        PERF_RECORD_ITRACE_START => RecordBody::ItraceStart { pid: c.u32("pid")?, tid: c.u32("tid")? },
+        PERF_RECORD_LOST_SAMPLES => RecordBody::LostSamples { lost: c.u64("lost")? },
         PERF_RECORD_SWITCH => RecordBody::Switch,
-        PERF_RECORD_SWITCH_CPU_WIDE => RecordBody::SwitchCpuWide {
-            next_prev_pid: c.u32("next_prev_pid")?,
-            next_prev_tid: c.u32("next_prev_tid")?,
-        },
+        PERF_RECORD_SWITCH_CPU_WIDE => {
+            RecordBody::SwitchCpuWide { next_prev_pid: c.u32("next_prev_pid")?, next_prev_tid: c.u32("next_prev_tid")? }
+        }
         _ => unreachable!("name_of() covers the decoded types"),
     };
     c.done()?;
-    Ok(DecodedRecord {
-        type_,
-        misc,
-        size,
-        record: Some(Record {
-            misc,
-            body,
-            sample_id,
-        }),
-    })
+    Ok(DecodedRecord { type_, misc, size, record: Some(Record { misc, body, sample_id }) })
 }
 
 /// Decode every record of a contiguous stream.
@@ -578,18 +484,11 @@ mod tests {
     #[test]
     fn truncated_and_oversized_counts_are_clear_errors() {
         let f = OutputFormat::simple(PERF_SAMPLE_CALLCHAIN).unwrap();
-        let mut b = f
-            .sample_bytes(&SampleData {
-                callchain: vec![1, 2, 3],
-                ..Default::default()
-            })
-            .unwrap();
+        let mut b = f.sample_bytes(&SampleData { callchain: vec![1, 2, 3], ..Default::default() }).unwrap();
         b[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
         let e = decode_record(&b, &f).unwrap_err().to_string();
         assert!(e.contains("callchain.nr = 18446744073709551615"), "{e}");
-        let e = split_records(&[9, 0, 0, 0, 0, 0, 4, 0])
-            .unwrap_err()
-            .to_string();
+        let e = split_records(&[9, 0, 0, 0, 0, 0, 4, 0]).unwrap_err().to_string();
         assert!(e.contains("header.size 4"), "{e}");
     }
 

@@ -110,10 +110,7 @@ impl Words {
     /// Zeroed memory of `bytes` bytes (a multiple of 8).
     pub fn zeroed(bytes: usize) -> Self {
         debug_assert!(bytes % 8 == 0);
-        let words = (0..bytes / 8)
-            .map(|_| AtomicU64::new(0))
-            .collect::<Vec<_>>()
-            .into_boxed_slice();
+        let words = (0..bytes / 8).map(|_| AtomicU64::new(0)).collect::<Vec<_>>().into_boxed_slice();
         Words { words }
     }
 
@@ -241,21 +238,15 @@ pub fn update_userpage(mem: &Words, c: &UserPageCounters) {
     mem.write_field(OFF_OFFSET, 8, c.offset as u64);
     mem.write_field(OFF_TIME_ENABLED, 8, c.time_enabled);
     mem.write_field(OFF_TIME_RUNNING, 8, c.time_running);
-    mem.write_field(
-        OFF_CAPABILITIES,
-        8,
-        (c.capabilities & !CAP_BIT0) | CAP_BIT0_IS_DEPRECATED,
-    );
+    mem.write_field(OFF_CAPABILITIES, 8, (c.capabilities & !CAP_BIT0) | CAP_BIT0_IS_DEPRECATED);
     mem.write_field(OFF_PMC_WIDTH, 2, u64::from(c.pmc_width));
     mem.write_field(OFF_LOCK, 4, u64::from(lock.wrapping_add(2)));
 }
 
 /// The user page's fields by name (`version` .. `aux_size`).
 pub fn read_userpage(mem: &Words) -> Vec<(&'static str, u64)> {
-    let mut v: Vec<(&'static str, u64)> = USER_PAGE_FIELDS
-        .iter()
-        .map(|(n, off, sz)| (*n, mem.read_field(*off, *sz)))
-        .collect();
+    let mut v: Vec<(&'static str, u64)> =
+        USER_PAGE_FIELDS.iter().map(|(n, off, sz)| (*n, mem.read_field(*off, *sz))).collect();
     v.push(("aux_offset", mem.read_field(OFF_AUX_OFFSET, 8)));
     v.push(("aux_size", mem.read_field(OFF_AUX_SIZE, 8)));
     v

@@ -121,10 +121,7 @@ pub struct MmapOptions {
 
 impl Default for MmapOptions {
     fn default() -> Self {
-        MmapOptions {
-            aux_require_pow2: true,
-            lsm_denies: None,
-        }
+        MmapOptions { aux_require_pow2: true, lsm_denies: None }
     }
 }
 
@@ -132,19 +129,11 @@ impl Default for MmapOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MmapAction {
     /// Allocate a ring with `data_pages` (overwrite iff the mapping is read-only).
-    CreateRb {
-        data_pages: u64,
-        overwrite: bool,
-        backward: bool,
-    },
+    CreateRb { data_pages: u64, overwrite: bool, backward: bool },
     /// Map the existing ring again (`mmap_count++`).
     ShareRb,
     /// Allocate the AUX area (overwrite/snapshot iff the AUX mapping is read-only).
-    CreateAux {
-        nr_pages: u64,
-        pgoff: u64,
-        overwrite: bool,
-    },
+    CreateAux { nr_pages: u64, pgoff: u64, overwrite: bool },
     /// Map the existing AUX area again.
     ShareAux,
 }
@@ -200,32 +189,20 @@ pub fn perf_mmap(
         return Err(Error::perf(Errno::EINVAL, "mmap length 0"));
     }
     if ev.cpu == -1 && ev.inherit {
-        return Err(Error::perf(
-            Errno::EINVAL,
-            "mmap of a per-task (cpu -1) event with attr.inherit",
-        ));
+        return Err(Error::perf(Errno::EINVAL, "mmap of a per-task (cpu -1) event with attr.inherit"));
     }
     if !req.shared {
         return Err(Error::perf(Errno::EINVAL, "mmap without MAP_SHARED"));
     }
     if let Some(e) = opts.lsm_denies {
-        return Err(Error::perf(
-            e,
-            "security_perf_event_read() denied the mapping",
-        ));
+        return Err(Error::perf(e, "security_perf_event_read() denied the mapping"));
     }
     let nr_pages = req.len.div_ceil(PAGE_SIZE as u64);
     if nr_pages > i32::MAX as u64 {
-        return Err(Error::perf(
-            Errno::ENOMEM,
-            format!("mmap of {nr_pages} pages exceeds INT_MAX"),
-        ));
+        return Err(Error::perf(Errno::ENOMEM, format!("mmap of {nr_pages} pages exceeds INT_MAX")));
     }
     if ev.revoked {
-        return Err(Error::perf(
-            Errno::ENODEV,
-            "event is revoked (its PMU was unregistered)",
-        ));
+        return Err(Error::perf(Errno::ENODEV, "event is revoked (its PMU was unregistered)"));
     }
     if req.pgoff == 0 {
         mmap_rb(ev, req, acct, nr_pages)
@@ -234,12 +211,7 @@ pub fn perf_mmap(
     }
 }
 
-fn mmap_rb(
-    ev: &MmapEventView,
-    req: &MmapRequest,
-    acct: &MmapAccounting,
-    nr_pages: u64,
-) -> Result<MmapOutcome> {
+fn mmap_rb(ev: &MmapEventView, req: &MmapRequest, acct: &MmapAccounting, nr_pages: u64) -> Result<MmapOutcome> {
     let data = nr_pages - 1;
     if data != 0 && !data.is_power_of_two() {
         return Err(Error::perf(
@@ -251,27 +223,16 @@ fn mmap_rb(
         if rb.data_pages != data {
             return Err(Error::perf(
                 Errno::EINVAL,
-                format!(
-                    "mmap of 1+{data} pages but the event's ring has 1+{} pages",
-                    rb.data_pages
-                ),
+                format!("mmap of 1+{data} pages but the event's ring has 1+{} pages", rb.data_pages),
             ));
         }
         if rb.mmap_count > 0 {
-            return Ok(MmapOutcome {
-                action: MmapAction::ShareRb,
-                user_extra: nr_pages,
-                extra: 0,
-            });
+            return Ok(MmapOutcome { action: MmapAction::ShareRb, user_extra: nr_pages, extra: 0 });
         }
     }
     let (user_extra, extra) = calc_limits(acct, nr_pages)?;
     Ok(MmapOutcome {
-        action: MmapAction::CreateRb {
-            data_pages: data,
-            overwrite: !req.prot_write,
-            backward: ev.write_backward,
-        },
+        action: MmapAction::CreateRb { data_pages: data, overwrite: !req.prot_write, backward: ev.write_backward },
         user_extra,
         extra,
     })
@@ -288,21 +249,14 @@ fn mmap_aux(
     let Some(rb) = &ev.rb else {
         return Err(Error::perf(
             Errno::EINVAL,
-            format!(
-                "AUX mmap at pgoff {} before the data ring is mapped",
-                req.pgoff
-            ),
+            format!("AUX mmap at pgoff {} before the data ring is mapped", req.pgoff),
         ));
     };
     let data_size = rb.data_pages * page;
     if rb.user_aux_offset < data_size + page {
         return Err(Error::perf(
             Errno::EINVAL,
-            format!(
-                "aux_offset {} overlaps the data ring (ends at {})",
-                rb.user_aux_offset,
-                data_size + page
-            ),
+            format!("aux_offset {} overlaps the data ring (ends at {})", rb.user_aux_offset, data_size + page),
         ));
     }
     if Some(rb.user_aux_offset) != req.pgoff.checked_mul(page) {
@@ -327,55 +281,32 @@ fn mmap_aux(
     if Some(rb.user_aux_size) != nr_pages.checked_mul(page) {
         return Err(Error::perf(
             Errno::EINVAL,
-            format!(
-                "aux_size {} differs from the mapping length of {nr_pages} pages",
-                rb.user_aux_size
-            ),
+            format!("aux_size {} differs from the mapping length of {nr_pages} pages", rb.user_aux_size),
         ));
     }
     if let Some(a) = &rb.aux {
         if a.nr_pages != nr_pages {
             return Err(Error::perf(
                 Errno::EINVAL,
-                format!(
-                    "AUX already mapped with {} pages, not {nr_pages}",
-                    a.nr_pages
-                ),
+                format!("AUX already mapped with {} pages, not {nr_pages}", a.nr_pages),
             ));
         }
     }
     if opts.aux_require_pow2 && !nr_pages.is_power_of_two() {
-        return Err(Error::perf(
-            Errno::EINVAL,
-            format!("AUX nr_pages {nr_pages} is not a power of two"),
-        ));
+        return Err(Error::perf(Errno::EINVAL, format!("AUX nr_pages {nr_pages} is not a power of two")));
     }
     if rb.mmap_count == 0 {
-        return Err(Error::perf(
-            Errno::EINVAL,
-            "the data ring is being unmapped",
-        ));
+        return Err(Error::perf(Errno::EINVAL, "the data ring is being unmapped"));
     }
     if rb.aux.is_some() {
-        return Ok(MmapOutcome {
-            action: MmapAction::ShareAux,
-            user_extra: nr_pages,
-            extra: 0,
-        });
+        return Ok(MmapOutcome { action: MmapAction::ShareAux, user_extra: nr_pages, extra: 0 });
     }
     let (user_extra, extra) = calc_limits(acct, nr_pages)?;
     if !ev.pmu_has_aux {
-        return Err(Error::perf(
-            Errno::EOPNOTSUPP,
-            "the event's PMU has no AUX support (no setup_aux)",
-        ));
+        return Err(Error::perf(Errno::EOPNOTSUPP, "the event's PMU has no AUX support (no setup_aux)"));
     }
     Ok(MmapOutcome {
-        action: MmapAction::CreateAux {
-            nr_pages,
-            pgoff: req.pgoff,
-            overwrite: !req.prot_write,
-        },
+        action: MmapAction::CreateAux { nr_pages, pgoff: req.pgoff, overwrite: !req.prot_write },
         user_extra,
         extra,
     })

@@ -22,7 +22,5 @@ pub use decode::{decode_record, decode_stream, split_records, DecodedRecord};
 pub use mmap_page::UserPageCounters;
 pub use record::{Mmap2File, Record, RecordBody, TaskRecord};
 pub use ring::{Handle, OutputEvent, RingBuffer, RingConfig, RingConsumer, RingStats};
-pub use sample::{
-    BranchEntry, BranchStack, OutputFormat, ReadValue, ReadValues, Regs, SampleData, SampleId, Sink,
-};
+pub use sample::{BranchEntry, BranchStack, OutputFormat, ReadValue, ReadValues, Regs, SampleData, SampleId, Sink};
 pub use trace_pmu::{trace_byte, trace_bytes, TracePmu, TraceRun};

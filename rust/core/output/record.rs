@@ -7,9 +7,7 @@
 //! perf_event_switch_output() and the LOST record of __perf_output_begin() in ring_buffer.c;
 //! facts: spec/ring-buffer-aux-records.md §5.
 
-use super::sample::{
-    header_word, OutputFormat, ReadValues, SampleData, SampleId, Sink, MAX_RECORD_SIZE,
-};
+use super::sample::{header_word, OutputFormat, ReadValues, SampleData, SampleId, Sink, MAX_RECORD_SIZE};
 use crate::abi::record::*;
 use crate::error::{Error, Result};
 
@@ -32,12 +30,7 @@ pub struct TaskRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mmap2File {
     /// `u32 maj, min; u64 ino, ino_generation`.
-    Inode {
-        maj: u32,
-        min: u32,
-        ino: u64,
-        ino_generation: u64,
-    },
+    Inode { maj: u32, min: u32, ino: u64, ino_generation: u64 },
     /// With `PERF_RECORD_MISC_MMAP_BUILD_ID`: `u8 size; u8 res; u16 res; u8 build_id[20]`.
     BuildId(Vec<u8>),
 }
@@ -160,24 +153,14 @@ fn put_padded_str<S: Sink + ?Sized>(s: &str, out: &mut S) {
 impl Record {
     /// A record with a zero trailer.
     pub fn new(misc: u16, body: RecordBody) -> Self {
-        Record {
-            misc,
-            body,
-            sample_id: SampleId::default(),
-        }
+        Record { misc, body, sample_id: SampleId::default() }
     }
 
     /// The `misc` actually written (MMAP2 with a build id always carries MMAP_BUILD_ID).
     pub fn effective_misc(&self) -> u16 {
         match &self.body {
-            RecordBody::Mmap2 {
-                file: Mmap2File::BuildId(_),
-                ..
-            } => self.misc | PERF_RECORD_MISC_MMAP_BUILD_ID,
-            RecordBody::Mmap2 {
-                file: Mmap2File::Inode { .. },
-                ..
-            } => self.misc & !PERF_RECORD_MISC_MMAP_BUILD_ID,
+            RecordBody::Mmap2 { file: Mmap2File::BuildId(_), .. } => self.misc | PERF_RECORD_MISC_MMAP_BUILD_ID,
+            RecordBody::Mmap2 { file: Mmap2File::Inode { .. }, .. } => self.misc & !PERF_RECORD_MISC_MMAP_BUILD_ID,
             RecordBody::Sample(s) => s.misc,
             _ => self.misc,
         }
@@ -187,9 +170,7 @@ impl Record {
     pub fn size(&self, fmt: &OutputFormat) -> Result<usize> {
         let body = match &self.body {
             RecordBody::Sample(s) => return fmt.sample_size(s),
-            RecordBody::Mmap { filename, .. } => {
-                8 + 24 + padded_str_size("mmap.filename", filename)?
-            }
+            RecordBody::Mmap { filename, .. } => 8 + 24 + padded_str_size("mmap.filename", filename)?,
             RecordBody::Lost { .. } => 16,
             RecordBody::Comm { comm, .. } => {
                 if comm.len() > MAX_COMM_LEN {
@@ -203,9 +184,7 @@ impl Record {
             RecordBody::Exit(_) | RecordBody::Fork(_) => 24,
             RecordBody::Throttle { .. } | RecordBody::Unthrottle { .. } => 24,
             RecordBody::Read { values, .. } => {
-                if fmt.read_format & crate::abi::sample::PERF_FORMAT_GROUP == 0
-                    && values.values.len() != 1
-                {
+                if fmt.read_format & crate::abi::sample::PERF_FORMAT_GROUP == 0 && values.values.len() != 1 {
                     return Err(Error::Usage(format!(
                         "read record: read_format without GROUP needs exactly 1 value, got {}",
                         values.values.len()
@@ -232,9 +211,7 @@ impl Record {
         };
         let size = 8 + body + fmt.trailer_size();
         if size > MAX_RECORD_SIZE {
-            return Err(Error::Usage(format!(
-                "record size {size} exceeds the u16 header.size (65535)"
-            )));
+            return Err(Error::Usage(format!("record size {size} exceeds the u16 header.size (65535)")));
         }
         Ok(size)
     }
@@ -245,20 +222,9 @@ impl Record {
             fmt.encode_sample(s, size, out);
             return;
         }
-        out.put_u64(header_word(
-            self.body.type_(),
-            self.effective_misc(),
-            size as u16,
-        ));
+        out.put_u64(header_word(self.body.type_(), self.effective_misc(), size as u16));
         match &self.body {
-            RecordBody::Mmap {
-                pid,
-                tid,
-                addr,
-                len,
-                pgoff,
-                filename,
-            } => {
+            RecordBody::Mmap { pid, tid, addr, len, pgoff, filename } => {
                 out.put_u32(*pid);
                 out.put_u32(*tid);
                 out.put_u64(*addr);
@@ -282,16 +248,7 @@ impl Record {
                 out.put_u32(t.ptid);
                 out.put_u64(t.time);
             }
-            RecordBody::Throttle {
-                time,
-                id,
-                stream_id,
-            }
-            | RecordBody::Unthrottle {
-                time,
-                id,
-                stream_id,
-            } => {
+            RecordBody::Throttle { time, id, stream_id } | RecordBody::Unthrottle { time, id, stream_id } => {
                 out.put_u64(*time);
                 out.put_u64(*id);
                 out.put_u64(*stream_id);
@@ -302,29 +259,14 @@ impl Record {
                 fmt.encode_read(values, out);
             }
             RecordBody::Sample(_) => unreachable!("handled above"),
-            RecordBody::Mmap2 {
-                pid,
-                tid,
-                addr,
-                len,
-                pgoff,
-                file,
-                prot,
-                flags,
-                filename,
-            } => {
+            RecordBody::Mmap2 { pid, tid, addr, len, pgoff, file, prot, flags, filename } => {
                 out.put_u32(*pid);
                 out.put_u32(*tid);
                 out.put_u64(*addr);
                 out.put_u64(*len);
                 out.put_u64(*pgoff);
                 match file {
-                    Mmap2File::Inode {
-                        maj,
-                        min,
-                        ino,
-                        ino_generation,
-                    } => {
+                    Mmap2File::Inode { maj, min, ino, ino_generation } => {
                         out.put_u32(*maj);
                         out.put_u32(*min);
                         out.put_u64(*ino);
@@ -340,11 +282,7 @@ impl Record {
                 out.put_u32(*flags);
                 put_padded_str(filename, out);
             }
-            RecordBody::Aux {
-                offset,
-                size,
-                flags,
-            } => {
+            RecordBody::Aux { offset, size, flags } => {
                 out.put_u64(*offset);
                 out.put_u64(*size);
                 out.put_u64(*flags);
@@ -355,10 +293,7 @@ impl Record {
             }
             RecordBody::LostSamples { lost } => out.put_u64(*lost),
             RecordBody::Switch => {}
-            RecordBody::SwitchCpuWide {
-                next_prev_pid,
-                next_prev_tid,
-            } => {
+            RecordBody::SwitchCpuWide { next_prev_pid, next_prev_tid } => {
                 out.put_u32(*next_prev_pid);
                 out.put_u32(*next_prev_tid);
             }
@@ -386,17 +321,8 @@ mod tests {
         let f = OutputFormat::new(PERF_SAMPLE_TID | PERF_SAMPLE_TIME, 0, true, 0, 0, 0).unwrap();
         let r = Record {
             misc: PERF_RECORD_MISC_COMM_EXEC,
-            body: RecordBody::Comm {
-                pid: 10,
-                tid: 11,
-                comm: "true".into(),
-            },
-            sample_id: SampleId {
-                pid: 10,
-                tid: 11,
-                time: 99,
-                ..Default::default()
-            },
+            body: RecordBody::Comm { pid: 10, tid: 11, comm: "true".into() },
+            sample_id: SampleId { pid: 10, tid: 11, time: 99, ..Default::default() },
         };
         let b = r.to_bytes(&f).unwrap();
         assert_eq!(b.len(), 8 + 8 + 8 + 16);
@@ -407,43 +333,21 @@ mod tests {
     #[test]
     fn lost_record_is_24_bytes_without_trailer() {
         let f = OutputFormat::simple(PERF_SAMPLE_IP).unwrap();
-        let b = Record::new(0, RecordBody::Lost { id: 7, lost: 3 })
-            .to_bytes(&f)
-            .unwrap();
+        let b = Record::new(0, RecordBody::Lost { id: 7, lost: 3 }).to_bytes(&f).unwrap();
         assert_eq!(b.len(), 24);
-        assert_eq!(
-            u32::from_le_bytes(b[0..4].try_into().unwrap()),
-            PERF_RECORD_LOST
-        );
+        assert_eq!(u32::from_le_bytes(b[0..4].try_into().unwrap()), PERF_RECORD_LOST);
     }
 
     #[test]
     fn long_comm_and_nul_are_rejected_with_the_value() {
         let f = OutputFormat::simple(0).unwrap();
-        let e = Record::new(
-            0,
-            RecordBody::Comm {
-                pid: 1,
-                tid: 1,
-                comm: "a-very-long-command".into(),
-            },
-        )
-        .size(&f)
-        .unwrap_err();
+        let e = Record::new(0, RecordBody::Comm { pid: 1, tid: 1, comm: "a-very-long-command".into() })
+            .size(&f)
+            .unwrap_err();
         assert!(e.to_string().contains("a-very-long-command"), "{e}");
-        let e = Record::new(
-            0,
-            RecordBody::Mmap {
-                pid: 1,
-                tid: 1,
-                addr: 0,
-                len: 0,
-                pgoff: 0,
-                filename: "a\0b".into(),
-            },
-        )
-        .size(&f)
-        .unwrap_err();
+        let e = Record::new(0, RecordBody::Mmap { pid: 1, tid: 1, addr: 0, len: 0, pgoff: 0, filename: "a\0b".into() })
+            .size(&f)
+            .unwrap_err();
         assert!(e.to_string().contains("NUL"), "{e}");
     }
 }

@@ -171,11 +171,7 @@ impl<'a> DataWriter<'a> {
     }
     #[inline]
     fn for_handle(sh: &'a Shared, h: &Handle) -> Self {
-        DataWriter {
-            acc: h.acc,
-            acc_len: h.acc_len,
-            ..DataWriter::new(sh, h.pos, h.end)
-        }
+        DataWriter { acc: h.acc, acc_len: h.acc_len, ..DataWriter::new(sh, h.pos, h.end) }
     }
     #[inline]
     fn save(&self, h: &mut Handle) {
@@ -256,10 +252,7 @@ impl RingBuffer {
         if cfg.data_pages != 0 && !cfg.data_pages.is_power_of_two() {
             return Err(Error::perf(
                 Errno::EINVAL,
-                format!(
-                    "data_pages {} is neither 0 nor a power of two",
-                    cfg.data_pages
-                ),
+                format!("data_pages {} is neither 0 nor a power of two", cfg.data_pages),
             ));
         }
         if !cfg.page_size.is_power_of_two() || cfg.page_size < 8 || cfg.page_size > PAGE_SIZE {
@@ -276,10 +269,7 @@ impl RingBuffer {
         }
         let data_size = u64::from(cfg.data_pages) * cfg.page_size as u64;
         if data_size > (1 << 32) {
-            return Err(Error::perf(
-                Errno::ENOMEM,
-                format!("data area of {data_size} bytes is too large to model"),
-            ));
+            return Err(Error::perf(Errno::ENOMEM, format!("data area of {data_size} bytes is too large to model")));
         }
         let mem = Words::zeroed(PAGE_SIZE + data_size as usize);
         init_userpage(&mem, data_size);
@@ -291,11 +281,7 @@ impl RingBuffer {
         } else {
             data_size / 2
         };
-        let wm_base = if cfg.backward {
-            cfg.start.wrapping_neg()
-        } else {
-            cfg.start
-        };
+        let wm_base = if cfg.backward { cfg.start.wrapping_neg() } else { cfg.start };
         Ok(RingBuffer {
             shared: Arc::new(Shared {
                 mem,
@@ -374,10 +360,7 @@ impl RingBuffer {
     /// clears the flag when there are data pages (rb_toggle_paused()).
     pub fn pause_output(&mut self, pause: bool) -> Result<()> {
         if self.nr_pages == 0 {
-            return Err(Error::perf(
-                Errno::EINVAL,
-                "PAUSE_OUTPUT on a ring with 0 data pages",
-            ));
+            return Err(Error::perf(Errno::EINVAL, "PAUSE_OUTPUT on a ring with 0 data pages"));
         }
         self.paused = pause || self.nr_pages == 0;
         Ok(())
@@ -409,37 +392,19 @@ impl RingBuffer {
     /// values of the record, used for the PERF_RECORD_LOST written first when losses are
     /// pending. `Ok(None)` is the kernel's -ENOSPC: the record is dropped whole and, unless the
     /// ring has no data pages, counted in `rb->lost`.
-    pub fn begin(
-        &mut self,
-        ev: &OutputEvent,
-        size: usize,
-        ids: &SampleId,
-    ) -> Result<Option<Handle>> {
+    pub fn begin(&mut self, ev: &OutputEvent, size: usize, ids: &SampleId) -> Result<Option<Handle>> {
         if size < 8 || size % 8 != 0 || size > MAX_RECORD_SIZE {
             return Err(Error::Usage(format!(
                 "record size {size} must be a multiple of 8 between 8 and {MAX_RECORD_SIZE}"
             )));
         }
-        Ok(self
-            .reserve(ev, size, || *ids)
-            .map(|(pos, end, wakeup)| Handle {
-                pos,
-                end,
-                wakeup,
-                acc: 0,
-                acc_len: 0,
-            }))
+        Ok(self.reserve(ev, size, || *ids).map(|(pos, end, wakeup)| Handle { pos, end, wakeup, acc: 0, acc_len: 0 }))
     }
 
     /// The body of __perf_output_begin(): returns the record's byte range (after any LOST
     /// record written first) and the wakeup snapshot of perf_output_get_handle().
     #[inline(always)]
-    fn reserve(
-        &mut self,
-        ev: &OutputEvent,
-        size: usize,
-        ids: impl FnOnce() -> SampleId,
-    ) -> Option<(u64, u64, u64)> {
+    fn reserve(&mut self, ev: &OutputEvent, size: usize, ids: impl FnOnce() -> SampleId) -> Option<(u64, u64, u64)> {
         if self.paused {
             if self.nr_pages != 0 {
                 self.lost += 1;
@@ -448,11 +413,7 @@ impl RingBuffer {
             return None;
         }
         let have_lost = self.lost;
-        let lost_size = if have_lost != 0 {
-            24 + ev.format.trailer_size()
-        } else {
-            0
-        };
+        let lost_size = if have_lost != 0 { 24 + ev.format.trailer_size() } else { 0 };
         let total = (size + lost_size) as u64;
         // perf_output_get_handle()
         self.nest += 1;
@@ -533,9 +494,7 @@ impl RingBuffer {
             self.nest -= 1;
             return;
         }
-        self.shared
-            .mem
-            .store(HEAD_WORD, self.head, Ordering::Release); // B, pairs with C
+        self.shared.mem.store(HEAD_WORD, self.head, Ordering::Release); // B, pairs with C
         self.nest = 0;
         if wakeup != self.wakeup {
             self.deliver_wakeup();
@@ -573,9 +532,7 @@ impl RingBuffer {
         let (wrote, partial) = (w.pos.wrapping_sub(pos), w.acc_len != 0);
         if wrote != end.wrapping_sub(pos) || partial {
             self.put_handle(wakeup);
-            return Err(Error::Internal(format!(
-                "sample encoder wrote {wrote} of {size} bytes"
-            )));
+            return Err(Error::Internal(format!("sample encoder wrote {wrote} of {size} bytes")));
         }
         self.count_sample_wakeup();
         self.stats.records += 1;
@@ -659,27 +616,15 @@ mod tests {
     use crate::abi::sample::*;
 
     fn ev() -> OutputEvent {
-        OutputEvent {
-            id: 42,
-            format: OutputFormat::new(PERF_SAMPLE_IP | PERF_SAMPLE_TIME, 0, true, 0, 0, 0).unwrap(),
-        }
+        OutputEvent { id: 42, format: OutputFormat::new(PERF_SAMPLE_IP | PERF_SAMPLE_TIME, 0, true, 0, 0, 0).unwrap() }
     }
 
     #[test]
     fn full_ring_drops_whole_records_and_reports_lost_before_the_next() {
-        let mut rb = RingBuffer::new(RingConfig {
-            data_pages: 1,
-            page_size: 64,
-            ..Default::default()
-        })
-        .unwrap();
+        let mut rb = RingBuffer::new(RingConfig { data_pages: 1, page_size: 64, ..Default::default() }).unwrap();
         let c = rb.consumer();
         let e = ev();
-        let s = |t| SampleData {
-            ip: 1,
-            time: t,
-            ..Default::default()
-        };
+        let s = |t| SampleData { ip: 1, time: t, ..Default::default() };
         // 24-byte samples: 63 bytes of space hold two
         assert!(rb.write_sample(&e, &s(1)).unwrap());
         assert!(rb.write_sample(&e, &s(2)).unwrap());
@@ -692,16 +637,9 @@ mod tests {
         assert_eq!(recs.len(), 2);
         let lost = super::super::decode::decode_record(&recs[0], &e.format).unwrap();
         match lost.record.unwrap() {
-            Record {
-                body: RecordBody::Lost { id, lost },
-                sample_id,
-                ..
-            } => {
+            Record { body: RecordBody::Lost { id, lost }, sample_id, .. } => {
                 assert_eq!((id, lost), (42, 2));
-                assert_eq!(
-                    sample_id.time, 5,
-                    "LOST trailer comes from the following record"
-                );
+                assert_eq!(sample_id.time, 5, "LOST trailer comes from the following record");
             }
             r => panic!("expected LOST, got {r:?}"),
         }
@@ -715,15 +653,7 @@ mod tests {
         let outer = Record::new(0, RecordBody::LostSamples { lost: 9 });
         let size = outer.size(&e.format).unwrap();
         let mut h = rb.begin(&e, size, &SampleId::default()).unwrap().unwrap();
-        assert!(rb
-            .write_sample(
-                &e,
-                &SampleData {
-                    ip: 7,
-                    ..Default::default()
-                }
-            )
-            .unwrap());
+        assert!(rb.write_sample(&e, &SampleData { ip: 7, ..Default::default() }).unwrap());
         assert_eq!(c.data_head(), 0, "the nested end must not publish");
         assert_eq!(rb.nest(), 1);
         rb.put(&mut h, &outer.to_bytes(&e.format).unwrap()).unwrap();
@@ -731,9 +661,6 @@ mod tests {
         assert_eq!(c.data_head(), rb.head());
         let recs = c.read_records().unwrap();
         assert_eq!(recs.len(), 2);
-        assert_eq!(
-            u32::from_le_bytes(recs[0][..4].try_into().unwrap()),
-            crate::abi::record::PERF_RECORD_LOST_SAMPLES
-        );
+        assert_eq!(u32::from_le_bytes(recs[0][..4].try_into().unwrap()), crate::abi::record::PERF_RECORD_LOST_SAMPLES);
     }
 }

@@ -95,16 +95,10 @@ impl OutputFormat {
             ));
         }
         if sample_type & PERF_SAMPLE_WEIGHT_TYPE == PERF_SAMPLE_WEIGHT_TYPE {
-            return Err(Error::perf(
-                Errno::EINVAL,
-                "attr.sample_type has both WEIGHT and WEIGHT_STRUCT",
-            ));
+            return Err(Error::perf(Errno::EINVAL, "attr.sample_type has both WEIGHT and WEIGHT_STRUCT"));
         }
         if read_format & !(PERF_FORMAT_MAX - 1) != 0 {
-            return Err(Error::perf(
-                Errno::EINVAL,
-                format!("attr.read_format {read_format:#x} has unknown bits"),
-            ));
+            return Err(Error::perf(Errno::EINVAL, format!("attr.read_format {read_format:#x} has unknown bits")));
         }
         let mut f = OutputFormat {
             sample_type,
@@ -222,11 +216,7 @@ impl OutputFormat {
     #[inline(always)]
     pub fn encode_fixed_sample(&self, s: &SampleData, mut put: impl FnMut(u64)) {
         let st = self.sample_type;
-        put(header_word(
-            PERF_RECORD_SAMPLE,
-            s.misc,
-            self.fixed_sample_size,
-        ));
+        put(header_word(PERF_RECORD_SAMPLE, s.misc, self.fixed_sample_size));
         if st & PERF_SAMPLE_IDENTIFIER != 0 {
             put(s.id);
         }
@@ -325,11 +315,7 @@ impl OutputFormat {
                     s.stack_user.len()
                 )));
             }
-            size += if s.stack_user.is_empty() {
-                8
-            } else {
-                16 + s.stack_user.len()
-            };
+            size += if s.stack_user.is_empty() { 8 } else { 16 + s.stack_user.len() };
         }
         if st & PERF_SAMPLE_REGS_INTR != 0 {
             size += regs_size("sample.regs_intr", &s.regs_intr, self.sample_regs_intr)?;
@@ -338,9 +324,7 @@ impl OutputFormat {
             size += 8 + s.aux.len().div_ceil(8) * 8;
         }
         if size > MAX_RECORD_SIZE {
-            return Err(Error::Usage(format!(
-                "sample size {size} exceeds the u16 header.size (65535)"
-            )));
+            return Err(Error::Usage(format!("sample size {size} exceeds the u16 header.size (65535)")));
         }
         Ok(size)
     }
@@ -543,10 +527,7 @@ fn regs_size(what: &str, r: &Regs, mask: u64) -> Result<usize> {
     }
     let n = mask.count_ones() as usize;
     if r.regs.len() != n {
-        return Err(Error::Usage(format!(
-            "{what} has {} registers but the mask {mask:#x} selects {n}",
-            r.regs.len()
-        )));
+        return Err(Error::Usage(format!("{what} has {} registers but the mask {mask:#x} selects {n}", r.regs.len())));
     }
     Ok(8 + 8 * n)
 }
@@ -684,22 +665,9 @@ mod tests {
 
     #[test]
     fn field_order_matches_the_kernel_for_a_mixed_mask() {
-        let st = PERF_SAMPLE_IDENTIFIER
-            | PERF_SAMPLE_IP
-            | PERF_SAMPLE_TID
-            | PERF_SAMPLE_CPU
-            | PERF_SAMPLE_PERIOD;
+        let st = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
         let f = OutputFormat::simple(st).unwrap();
-        let s = SampleData {
-            id: 0x11,
-            ip: 0x22,
-            pid: 3,
-            tid: 4,
-            cpu: 5,
-            period: 6,
-            misc: 2,
-            ..Default::default()
-        };
+        let s = SampleData { id: 0x11, ip: 0x22, pid: 3, tid: 4, cpu: 5, period: 6, misc: 2, ..Default::default() };
         let b = f.sample_bytes(&s).unwrap();
         assert_eq!(b.len(), 8 + 8 + 8 + 8 + 8 + 8);
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
@@ -716,12 +684,7 @@ mod tests {
         let f = OutputFormat::simple(PERF_SAMPLE_RAW).unwrap();
         let b = f.sample_bytes(&SampleData::default()).unwrap();
         assert_eq!(&b[8..], &[4, 0, 0, 0, 0, 0, 0, 0]);
-        let b = f
-            .sample_bytes(&SampleData {
-                raw: Some(vec![7; 5]),
-                ..Default::default()
-            })
-            .unwrap();
+        let b = f.sample_bytes(&SampleData { raw: Some(vec![7; 5]), ..Default::default() }).unwrap();
         // u32 size counts the pad: 4 + 12 = 16
         assert_eq!(b.len(), 8 + 16);
         assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 12);
@@ -745,21 +708,8 @@ mod tests {
             | PERF_SAMPLE_IDENTIFIER;
         let f = OutputFormat::new(st, 0, true, 0, 0, 0).unwrap();
         let mut v = Vec::new();
-        f.encode_trailer(
-            &SampleId {
-                pid: 1,
-                tid: 2,
-                time: 3,
-                id: 4,
-                stream_id: 5,
-                cpu: 6,
-            },
-            &mut v,
-        );
-        let w: Vec<u64> = v
-            .chunks(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-            .collect();
+        f.encode_trailer(&SampleId { pid: 1, tid: 2, time: 3, id: 4, stream_id: 5, cpu: 6 }, &mut v);
+        let w: Vec<u64> = v.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
         assert_eq!(w, vec![1 | (2 << 32), 3, 4, 5, 6, 4]);
         assert_eq!(f.trailer_size(), 48);
     }

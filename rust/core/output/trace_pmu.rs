@@ -56,23 +56,11 @@ pub struct TracePmu {
 impl TracePmu {
     /// event_sched_in() for an ITRACE PMU: PERF_RECORD_ITRACE_START `{pid, tid}` (+ trailer)
     /// while the event has not started tracing yet. Returns whether a record was emitted.
-    pub fn sched_in(
-        &mut self,
-        rb: &mut RingBuffer,
-        ev: &OutputEvent,
-        ids: &SampleId,
-    ) -> Result<bool> {
+    pub fn sched_in(&mut self, rb: &mut RingBuffer, ev: &OutputEvent, ids: &SampleId) -> Result<bool> {
         if self.itrace_started {
             return Ok(false);
         }
-        let r = Record {
-            misc: 0,
-            body: RecordBody::ItraceStart {
-                pid: ids.pid,
-                tid: ids.tid,
-            },
-            sample_id: *ids,
-        };
+        let r = Record { misc: 0, body: RecordBody::ItraceStart { pid: ids.pid, tid: ids.tid }, sample_id: *ids };
         rb.write_record(ev, &r)
     }
 
@@ -105,20 +93,12 @@ impl TracePmu {
         };
         self.itrace_started = true;
         let overwrite = rb.aux_info().is_some_and(|(_, _, o, _)| o);
-        let take = if overwrite {
-            nbytes
-        } else {
-            nbytes.min(h.size)
-        };
+        let take = if overwrite { nbytes } else { nbytes.min(h.size) };
         let mut buf = vec![0u8; 64 * 1024];
         let mut done = 0u64;
         while done < take {
             let n = (take - done).min(buf.len() as u64) as usize;
-            let pos = if overwrite {
-                h.head
-            } else {
-                h.head.wrapping_add(h.written)
-            };
+            let pos = if overwrite { h.head } else { h.head.wrapping_add(h.written) };
             trace_bytes(pos, &mut buf[..n]);
             rb.aux_write(&mut h, &buf[..n])?;
             done += n as u64;
@@ -127,10 +107,7 @@ impl TracePmu {
             rb.aux_output_flag(&mut h, PERF_AUX_FLAG_TRUNCATED)?;
         }
         if extra_flags != 0 {
-            rb.aux_output_flag(
-                &mut h,
-                extra_flags & !crate::abi::record::PERF_AUX_FLAG_OVERWRITE,
-            )?;
+            rb.aux_output_flag(&mut h, extra_flags & !crate::abi::record::PERF_AUX_FLAG_OVERWRITE)?;
         }
         let size = if overwrite {
             let aux_size = rb.consumer().aux().map_or(0, |a| a.size());

@@ -25,46 +25,33 @@ pub(crate) fn mask_arg(field: &str, table: &[(&str, u64)], v: &Bound<'_, PyAny>)
     if let Ok(n) = v.extract::<u64>() {
         return Ok(n);
     }
-    let s: String = v
-        .extract()
-        .map_err(|_| usage(format!("{field} must be an int or a '|'-separated string")))?;
+    let s: String = v.extract().map_err(|_| usage(format!("{field} must be an int or a '|'-separated string")))?;
     parse_mask(field, table, &s).map_err(to_py)
 }
 
 pub(crate) fn u64_of(d: &Bound<'_, PyDict>, k: &str) -> PyResult<u64> {
     match d.get_item(k)? {
-        Some(v) => v
-            .extract::<u64>()
-            .map_err(|_| usage(format!("{k} must be an unsigned 64-bit int, got {v}"))),
+        Some(v) => v.extract::<u64>().map_err(|_| usage(format!("{k} must be an unsigned 64-bit int, got {v}"))),
         None => Ok(0),
     }
 }
 pub(crate) fn u32_of(d: &Bound<'_, PyDict>, k: &str) -> PyResult<u32> {
     match d.get_item(k)? {
-        Some(v) => v
-            .extract::<u32>()
-            .map_err(|_| usage(format!("{k} must be an unsigned 32-bit int, got {v}"))),
+        Some(v) => v.extract::<u32>().map_err(|_| usage(format!("{k} must be an unsigned 32-bit int, got {v}"))),
         None => Ok(0),
     }
 }
 pub(crate) fn str_of(d: &Bound<'_, PyDict>, k: &str) -> PyResult<String> {
     match d.get_item(k)? {
-        Some(v) => v
-            .extract::<String>()
-            .map_err(|_| usage(format!("{k} must be a str"))),
+        Some(v) => v.extract::<String>().map_err(|_| usage(format!("{k} must be a str"))),
         None => Ok(String::new()),
     }
 }
 pub(crate) fn check_keys(d: &Bound<'_, PyDict>, what: &str, allowed: &[&str]) -> PyResult<()> {
     for k in d.keys() {
         let k: String = k.extract()?;
-        if !allowed.contains(&k.as_str())
-            && !["type", "type_id", "size", "misc", "sample_id"].contains(&k.as_str())
-        {
-            return Err(usage(format!(
-                "{what}: unknown field {k:?} (known: {})",
-                allowed.join(", ")
-            )));
+        if !allowed.contains(&k.as_str()) && !["type", "type_id", "size", "misc", "sample_id"].contains(&k.as_str()) {
+            return Err(usage(format!("{what}: unknown field {k:?} (known: {})", allowed.join(", "))));
         }
     }
     Ok(())
@@ -99,9 +86,9 @@ pub(crate) const SAMPLE_KEYS: &[&str] = &[
 ];
 
 pub(crate) fn read_from(v: &Bound<'_, PyAny>) -> PyResult<ReadValues> {
-    let d = v.cast::<PyDict>().map_err(|_| {
-        usage("read must be a dict {time_enabled, time_running, values: [{value, id, lost}]}")
-    })?;
+    let d = v
+        .cast::<PyDict>()
+        .map_err(|_| usage("read must be a dict {time_enabled, time_running, values: [{value, id, lost}]}"))?;
     let mut r = ReadValues {
         time_enabled: u64_of(d, "time_enabled")?,
         time_running: u64_of(d, "time_running")?,
@@ -110,31 +97,20 @@ pub(crate) fn read_from(v: &Bound<'_, PyAny>) -> PyResult<ReadValues> {
     if let Some(vals) = d.get_item("values")? {
         for item in vals.try_iter()? {
             let item = item?;
-            let e = item
-                .cast::<PyDict>()
-                .map_err(|_| usage("read.values items must be dicts {value, id, lost}"))?;
-            r.values.push(ReadValue {
-                value: u64_of(e, "value")?,
-                id: u64_of(e, "id")?,
-                lost: u64_of(e, "lost")?,
-            });
+            let e = item.cast::<PyDict>().map_err(|_| usage("read.values items must be dicts {value, id, lost}"))?;
+            r.values.push(ReadValue { value: u64_of(e, "value")?, id: u64_of(e, "id")?, lost: u64_of(e, "lost")? });
         }
     }
     Ok(r)
 }
 
 pub(crate) fn regs_from(v: &Bound<'_, PyAny>, k: &str) -> PyResult<Regs> {
-    let d = v
-        .cast::<PyDict>()
-        .map_err(|_| usage(format!("{k} must be a dict {{abi, regs}}")))?;
+    let d = v.cast::<PyDict>().map_err(|_| usage(format!("{k} must be a dict {{abi, regs}}")))?;
     let regs = match d.get_item("regs")? {
         Some(r) => r.extract::<Vec<u64>>()?,
         None => vec![],
     };
-    Ok(Regs {
-        abi: u64_of(d, "abi")?,
-        regs,
-    })
+    Ok(Regs { abi: u64_of(d, "abi")?, regs })
 }
 
 /// A SampleData from keyword fields (unknown keys are an error naming the key).
@@ -168,17 +144,13 @@ pub(crate) fn sample_from(d: &Bound<'_, PyDict>) -> PyResult<SampleData> {
         s.callchain = v.extract()?;
     }
     if let Some(v) = d.get_item("raw")? {
-        s.raw = if v.is_none() {
-            None
-        } else {
-            Some(v.extract::<Vec<u8>>()?)
-        };
+        s.raw = if v.is_none() { None } else { Some(v.extract::<Vec<u8>>()?) };
     }
     if let Some(v) = d.get_item("branch")? {
         if !v.is_none() {
-            let b = v.cast::<PyDict>().map_err(|_| {
-                usage("branch must be a dict {hw_idx, entries: [(from, to, flags)], counters}")
-            })?;
+            let b = v
+                .cast::<PyDict>()
+                .map_err(|_| usage("branch must be a dict {hw_idx, entries: [(from, to, flags)], counters}"))?;
             let entries: Vec<(u64, u64, u64)> = match b.get_item("entries")? {
                 Some(e) => e.extract()?,
                 None => vec![],
@@ -189,10 +161,7 @@ pub(crate) fn sample_from(d: &Bound<'_, PyDict>) -> PyResult<SampleData> {
             };
             s.branch = Some(BranchStack {
                 hw_idx: u64_of(b, "hw_idx")?,
-                entries: entries
-                    .into_iter()
-                    .map(|(from, to, flags)| BranchEntry { from, to, flags })
-                    .collect(),
+                entries: entries.into_iter().map(|(from, to, flags)| BranchEntry { from, to, flags }).collect(),
                 counters,
             });
         }
@@ -219,14 +188,8 @@ pub(crate) fn ids_from(v: Option<&Bound<'_, PyAny>>) -> PyResult<SampleId> {
     if v.is_none() {
         return Ok(SampleId::default());
     }
-    let d = v
-        .cast::<PyDict>()
-        .map_err(|_| usage("sample_id must be a dict {pid, tid, time, id, stream_id, cpu}"))?;
-    check_keys(
-        d,
-        "sample_id",
-        &["pid", "tid", "time", "id", "stream_id", "cpu"],
-    )?;
+    let d = v.cast::<PyDict>().map_err(|_| usage("sample_id must be a dict {pid, tid, time, id, stream_id, cpu}"))?;
+    check_keys(d, "sample_id", &["pid", "tid", "time", "id", "stream_id", "cpu"])?;
     Ok(SampleId {
         pid: u32_of(d, "pid")?,
         tid: u32_of(d, "tid")?,
@@ -254,7 +217,14 @@ pub(crate) fn record_from(kind: &str, misc: u16, d: &Bound<'_, PyDict>) -> PyRes
         "sample" => RecordBody::Sample(Box::new(sample_from(d)?)),
         "mmap" => {
             check_keys(d, kind, &["pid", "tid", "addr", "len", "pgoff", "filename"])?;
-            RecordBody::Mmap { pid: u32_of(d, "pid")?, tid: u32_of(d, "tid")?, addr: u64_of(d, "addr")?, len: u64_of(d, "len")?, pgoff: u64_of(d, "pgoff")?, filename: str_of(d, "filename")? }
+            RecordBody::Mmap {
+                pid: u32_of(d, "pid")?,
+                tid: u32_of(d, "tid")?,
+                addr: u64_of(d, "addr")?,
+                len: u64_of(d, "len")?,
+                pgoff: u64_of(d, "pgoff")?,
+                filename: str_of(d, "filename")?,
+            }
         }
         "lost" => {
             check_keys(d, kind, &["id", "lost"])?;
@@ -284,10 +254,33 @@ pub(crate) fn record_from(kind: &str, misc: u16, d: &Bound<'_, PyDict>) -> PyRes
             RecordBody::Read { pid: u32_of(d, "pid")?, tid: u32_of(d, "tid")?, values }
         }
         "mmap2" => {
-            check_keys(d, kind, &["pid", "tid", "addr", "len", "pgoff", "maj", "min", "ino", "ino_generation", "build_id", "prot", "flags", "filename"])?;
+            check_keys(
+                d,
+                kind,
+                &[
+                    "pid",
+                    "tid",
+                    "addr",
+                    "len",
+                    "pgoff",
+                    "maj",
+                    "min",
+                    "ino",
+                    "ino_generation",
+                    "build_id",
+                    "prot",
+                    "flags",
+                    "filename",
+                ],
+            )?;
             let file = match d.get_item("build_id")? {
                 Some(b) if !b.is_none() => Mmap2File::BuildId(b.extract()?),
-                _ => Mmap2File::Inode { maj: u32_of(d, "maj")?, min: u32_of(d, "min")?, ino: u64_of(d, "ino")?, ino_generation: u64_of(d, "ino_generation")? },
+                _ => Mmap2File::Inode {
+                    maj: u32_of(d, "maj")?,
+                    min: u32_of(d, "min")?,
+                    ino: u64_of(d, "ino")?,
+                    ino_generation: u64_of(d, "ino_generation")?,
+                },
             };
             RecordBody::Mmap2 {
                 pid: u32_of(d, "pid")?,
@@ -303,7 +296,11 @@ pub(crate) fn record_from(kind: &str, misc: u16, d: &Bound<'_, PyDict>) -> PyRes
         }
         "aux" => {
             check_keys(d, kind, &["aux_offset", "aux_size", "flags"])?;
-            RecordBody::Aux { offset: u64_of(d, "aux_offset")?, size: u64_of(d, "aux_size")?, flags: u64_of(d, "flags")? }
+            RecordBody::Aux {
+                offset: u64_of(d, "aux_offset")?,
+                size: u64_of(d, "aux_size")?,
+                flags: u64_of(d, "flags")?,
+            }
         }
         "itrace_start" => {
             check_keys(d, kind, &["pid", "tid"])?;
@@ -319,20 +316,19 @@ pub(crate) fn record_from(kind: &str, misc: u16, d: &Bound<'_, PyDict>) -> PyRes
         }
         "switch_cpu_wide" => {
             check_keys(d, kind, &["next_prev_pid", "next_prev_tid"])?;
-            RecordBody::SwitchCpuWide { next_prev_pid: u32_of(d, "next_prev_pid")?, next_prev_tid: u32_of(d, "next_prev_tid")? }
+            RecordBody::SwitchCpuWide {
+                next_prev_pid: u32_of(d, "next_prev_pid")?,
+                next_prev_tid: u32_of(d, "next_prev_tid")?,
+            }
         }
         other => {
             return Err(usage(format!(
-                "unknown record kind {other:?} (known: sample, mmap, lost, comm, exit, throttle, unthrottle, fork, read, \
+            "unknown record kind {other:?} (known: sample, mmap, lost, comm, exit, throttle, unthrottle, fork, read, \
                  mmap2, aux, itrace_start, lost_samples, switch, switch_cpu_wide)"
-            )))
+        )))
         }
     };
-    Ok(Record {
-        misc,
-        body,
-        sample_id,
-    })
+    Ok(Record { misc, body, sample_id })
 }
 
 pub(crate) fn kind_name(type_: u32) -> &'static str {
@@ -379,12 +375,7 @@ pub(crate) fn regs_to<'py>(py: Python<'py>, r: &Regs) -> PyResult<Bound<'py, PyD
     Ok(d)
 }
 
-pub(crate) fn sample_to(
-    py: Python<'_>,
-    d: &Bound<'_, PyDict>,
-    s: &SampleData,
-    st: u64,
-) -> PyResult<()> {
+pub(crate) fn sample_to(py: Python<'_>, d: &Bound<'_, PyDict>, s: &SampleData, st: u64) -> PyResult<()> {
     let fixed: [(u64, &str, u64); 16] = [
         (PERF_SAMPLE_IP, "ip", s.ip),
         (PERF_SAMPLE_TIME, "time", s.time),
@@ -398,16 +389,8 @@ pub(crate) fn sample_to(
         (PERF_SAMPLE_TRANSACTION, "transaction", s.transaction),
         (PERF_SAMPLE_PHYS_ADDR, "phys_addr", s.phys_addr),
         (PERF_SAMPLE_CGROUP, "cgroup", s.cgroup),
-        (
-            PERF_SAMPLE_DATA_PAGE_SIZE,
-            "data_page_size",
-            s.data_page_size,
-        ),
-        (
-            PERF_SAMPLE_CODE_PAGE_SIZE,
-            "code_page_size",
-            s.code_page_size,
-        ),
+        (PERF_SAMPLE_DATA_PAGE_SIZE, "data_page_size", s.data_page_size),
+        (PERF_SAMPLE_CODE_PAGE_SIZE, "code_page_size", s.code_page_size),
         (PERF_SAMPLE_TID, "pid", u64::from(s.pid)),
         (PERF_SAMPLE_TID, "tid", u64::from(s.tid)),
     ];
@@ -433,8 +416,7 @@ pub(crate) fn sample_to(
             Some(b) => {
                 let bd = PyDict::new(py);
                 bd.set_item("hw_idx", b.hw_idx)?;
-                let e: Vec<(u64, u64, u64)> =
-                    b.entries.iter().map(|e| (e.from, e.to, e.flags)).collect();
+                let e: Vec<(u64, u64, u64)> = b.entries.iter().map(|e| (e.from, e.to, e.flags)).collect();
                 bd.set_item("entries", e)?;
                 bd.set_item("counters", b.counters.clone())?;
                 d.set_item("branch", bd)?;
@@ -488,21 +470,10 @@ pub(crate) fn decoded_to<'py>(
     };
     match &r.body {
         RecordBody::Sample(s) => sample_to(py, &d, s, fmt.sample_type)?,
-        RecordBody::Mmap {
-            pid,
-            tid,
-            addr,
-            len,
-            pgoff,
-            filename,
-        } => {
-            for (k, v) in [
-                ("pid", u64::from(*pid)),
-                ("tid", u64::from(*tid)),
-                ("addr", *addr),
-                ("len", *len),
-                ("pgoff", *pgoff),
-            ] {
+        RecordBody::Mmap { pid, tid, addr, len, pgoff, filename } => {
+            for (k, v) in
+                [("pid", u64::from(*pid)), ("tid", u64::from(*tid)), ("addr", *addr), ("len", *len), ("pgoff", *pgoff)]
+            {
                 d.set_item(k, v)?;
             }
             d.set_item("filename", filename)?;
@@ -527,16 +498,7 @@ pub(crate) fn decoded_to<'py>(
                 d.set_item(k, v)?;
             }
         }
-        RecordBody::Throttle {
-            time,
-            id,
-            stream_id,
-        }
-        | RecordBody::Unthrottle {
-            time,
-            id,
-            stream_id,
-        } => {
+        RecordBody::Throttle { time, id, stream_id } | RecordBody::Unthrottle { time, id, stream_id } => {
             d.set_item("time", time)?;
             d.set_item("id", id)?;
             d.set_item("stream_id", stream_id)?;
@@ -546,17 +508,7 @@ pub(crate) fn decoded_to<'py>(
             d.set_item("tid", tid)?;
             d.set_item("values", read_to(py, values)?)?;
         }
-        RecordBody::Mmap2 {
-            pid,
-            tid,
-            addr,
-            len,
-            pgoff,
-            file,
-            prot,
-            flags,
-            filename,
-        } => {
+        RecordBody::Mmap2 { pid, tid, addr, len, pgoff, file, prot, flags, filename } => {
             for (k, v) in [
                 ("pid", u64::from(*pid)),
                 ("tid", u64::from(*tid)),
@@ -569,12 +521,7 @@ pub(crate) fn decoded_to<'py>(
                 d.set_item(k, v)?;
             }
             match file {
-                Mmap2File::Inode {
-                    maj,
-                    min,
-                    ino,
-                    ino_generation,
-                } => {
+                Mmap2File::Inode { maj, min, ino, ino_generation } => {
                     d.set_item("maj", maj)?;
                     d.set_item("min", min)?;
                     d.set_item("ino", ino)?;
@@ -584,11 +531,7 @@ pub(crate) fn decoded_to<'py>(
             }
             d.set_item("filename", filename)?;
         }
-        RecordBody::Aux {
-            offset,
-            size,
-            flags,
-        } => {
+        RecordBody::Aux { offset, size, flags } => {
             d.set_item("aux_offset", offset)?;
             d.set_item("aux_size", size)?;
             d.set_item("flags", flags)?;
@@ -599,10 +542,7 @@ pub(crate) fn decoded_to<'py>(
         }
         RecordBody::LostSamples { lost } => d.set_item("lost", lost)?,
         RecordBody::Switch => {}
-        RecordBody::SwitchCpuWide {
-            next_prev_pid,
-            next_prev_tid,
-        } => {
+        RecordBody::SwitchCpuWide { next_prev_pid, next_prev_tid } => {
             d.set_item("next_prev_pid", next_prev_pid)?;
             d.set_item("next_prev_tid", next_prev_tid)?;
         }
@@ -613,11 +553,7 @@ pub(crate) fn decoded_to<'py>(
     Ok(d)
 }
 
-pub(crate) fn decode_list<'py>(
-    py: Python<'py>,
-    recs: &[Vec<u8>],
-    fmt: &OutputFormat,
-) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn decode_list<'py>(py: Python<'py>, recs: &[Vec<u8>], fmt: &OutputFormat) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for r in recs {
         let dr = decode_record(r, fmt).map_err(to_py)?;
@@ -657,11 +593,7 @@ pub(crate) fn samples_columns<'py>(
     let (mut cc_nr, mut cc) = (Vec::new(), Vec::new());
     for r in recs {
         let dr = decode_record(r, fmt).map_err(to_py)?;
-        let Some(Record {
-            body: RecordBody::Sample(s),
-            ..
-        }) = dr.record
-        else {
+        let Some(Record { body: RecordBody::Sample(s), .. }) = dr.record else {
             continue;
         };
         let f = [
@@ -694,13 +626,7 @@ pub(crate) fn samples_columns<'py>(
     for ((bit, name), v) in cols.iter().zip(vals) {
         if st & bit != 0 {
             if matches!(*name, "pid" | "tid" | "cpu") {
-                d.set_item(
-                    *name,
-                    v.into_iter()
-                        .map(|x| x as u32)
-                        .collect::<Vec<u32>>()
-                        .into_pyarray(py),
-                )?;
+                d.set_item(*name, v.into_iter().map(|x| x as u32).collect::<Vec<u32>>().into_pyarray(py))?;
             } else {
                 d.set_item(*name, v.into_pyarray(py))?;
             }
@@ -723,18 +649,6 @@ pub(crate) fn format_from(
 ) -> PyResult<OutputFormat> {
     let st = mask_arg("sample_type", SAMPLE_TYPE_NAMES, sample_type)?;
     let rf = mask_arg("read_format", READ_FORMAT_NAMES, read_format)?;
-    let bst = mask_arg(
-        "branch_sample_type",
-        BRANCH_SAMPLE_NAMES,
-        branch_sample_type,
-    )?;
-    OutputFormat::new(
-        st,
-        rf,
-        sample_id_all,
-        bst,
-        sample_regs_user,
-        sample_regs_intr,
-    )
-    .map_err(to_py)
+    let bst = mask_arg("branch_sample_type", BRANCH_SAMPLE_NAMES, branch_sample_type)?;
+    OutputFormat::new(st, rf, sample_id_all, bst, sample_regs_user, sample_regs_intr).map_err(to_py)
 }

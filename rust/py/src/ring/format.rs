@@ -3,9 +3,7 @@
 
 use super::convert::*;
 use crate::errors::to_py;
-use perfcore::output::mmap_rules::{
-    self, MmapAccounting, MmapAction, MmapEventView, MmapOptions, MmapRequest, RbView,
-};
+use perfcore::output::mmap_rules::{self, MmapAccounting, MmapAction, MmapEventView, MmapOptions, MmapRequest, RbView};
 use perfcore::output::*;
 use perfcore::Errno;
 use pyo3::exceptions::PyBufferError;
@@ -103,10 +101,7 @@ impl PyRecordFormat {
     fn decode<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
         g(|| {
             let spans = split_records(data).map_err(to_py)?;
-            let recs: Vec<Vec<u8>> = spans
-                .into_iter()
-                .map(|(o, n)| data[o..o + n].to_vec())
-                .collect();
+            let recs: Vec<Vec<u8>> = spans.into_iter().map(|(o, n)| data[o..o + n].to_vec()).collect();
             decode_list(py, &recs, &self.fmt)
         })
     }
@@ -115,10 +110,7 @@ impl PyRecordFormat {
     fn decode_samples<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
         g(|| {
             let spans = split_records(data).map_err(to_py)?;
-            let recs: Vec<Vec<u8>> = spans
-                .into_iter()
-                .map(|(o, n)| data[o..o + n].to_vec())
-                .collect();
+            let recs: Vec<Vec<u8>> = spans.into_iter().map(|(o, n)| data[o..o + n].to_vec()).collect();
             samples_columns(py, &recs, &self.fmt)
         })
     }
@@ -160,16 +152,10 @@ impl PageView {
     }
 
     /// Export the bytes read-only (PEP 3118).
-    unsafe fn __getbuffer__(
-        slf: Bound<'_, Self>,
-        view: *mut pyo3::ffi::Py_buffer,
-        flags: c_int,
-    ) -> PyResult<()> {
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut pyo3::ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         g(|| {
             if flags & pyo3::ffi::PyBUF_WRITABLE == pyo3::ffi::PyBUF_WRITABLE {
-                return Err(PyBufferError::new_err(
-                    "ring pages are read-only; use set_data_tail() / set_aux_tail()",
-                ));
+                return Err(PyBufferError::new_err("ring pages are read-only; use set_data_tail() / set_aux_tail()"));
             }
             let (ptr, len) = slf.get().raw();
             // SAFETY: `ptr` points at `len` bytes of a boxed slice owned (through an Arc) by
@@ -177,14 +163,7 @@ impl PageView {
             // The export is read-only; writers update the words atomically, so readers see what
             // a process sees through its mapping.
             let rc = unsafe {
-                pyo3::ffi::PyBuffer_FillInfo(
-                    view,
-                    slf.as_ptr(),
-                    ptr as *mut std::ffi::c_void,
-                    len as isize,
-                    1,
-                    flags,
-                )
+                pyo3::ffi::PyBuffer_FillInfo(view, slf.as_ptr(), ptr as *mut std::ffi::c_void, len as isize, 1, flags)
             };
             if rc == -1 {
                 return Err(PyErr::fetch(slf.py()));
@@ -198,11 +177,7 @@ impl PageView {
 
 #[pyfunction]
 #[pyo3(name = "trace_bytes")]
-pub(crate) fn py_trace_bytes<'py>(
-    py: Python<'py>,
-    start: u64,
-    length: usize,
-) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn py_trace_bytes<'py>(py: Python<'py>, start: u64, length: usize) -> PyResult<Bound<'py, PyBytes>> {
     g(|| {
         if length > 1 << 30 {
             return Err(usage(format!("length {length} is too large (max 1 GiB)")));
@@ -262,20 +237,8 @@ pub(crate) fn mmap_check<'py>(
             user_aux_offset,
             user_aux_size,
         });
-        let ev = MmapEventView {
-            cpu,
-            inherit,
-            revoked,
-            pmu_has_aux,
-            write_backward,
-            rb,
-        };
-        let req = MmapRequest {
-            len: length,
-            pgoff,
-            shared,
-            prot_write,
-        };
+        let ev = MmapEventView { cpu, inherit, revoked, pmu_has_aux, write_backward, rb };
+        let req = MmapRequest { len: length, pgoff, shared, prot_write };
         let acct = MmapAccounting {
             perf_event_mlock_kb,
             nr_online_cpus,
@@ -285,41 +248,25 @@ pub(crate) fn mmap_check<'py>(
             cap_ipc_lock,
             perf_event_paranoid,
         };
-        let lsm_denies =
-            match lsm_errno {
-                Some(c) => Some(Errno::from_code(c).ok_or_else(|| {
-                    usage(format!("lsm_errno {c} is not an errno the model knows"))
-                })?),
-                None => None,
-            };
-        let o = mmap_rules::perf_mmap(
-            &ev,
-            &req,
-            &acct,
-            &MmapOptions {
-                aux_require_pow2: !allow_non_pow2_aux,
-                lsm_denies,
-            },
-        )
-        .map_err(to_py)?;
+        let lsm_denies = match lsm_errno {
+            Some(c) => Some(
+                Errno::from_code(c).ok_or_else(|| usage(format!("lsm_errno {c} is not an errno the model knows")))?,
+            ),
+            None => None,
+        };
+        let o =
+            mmap_rules::perf_mmap(&ev, &req, &acct, &MmapOptions { aux_require_pow2: !allow_non_pow2_aux, lsm_denies })
+                .map_err(to_py)?;
         let d = PyDict::new(py);
         match o.action {
-            MmapAction::CreateRb {
-                data_pages,
-                overwrite,
-                backward,
-            } => {
+            MmapAction::CreateRb { data_pages, overwrite, backward } => {
                 d.set_item("action", "create_rb")?;
                 d.set_item("data_pages", data_pages)?;
                 d.set_item("overwrite", overwrite)?;
                 d.set_item("backward", backward)?;
             }
             MmapAction::ShareRb => d.set_item("action", "share_rb")?,
-            MmapAction::CreateAux {
-                nr_pages,
-                pgoff,
-                overwrite,
-            } => {
+            MmapAction::CreateAux { nr_pages, pgoff, overwrite } => {
                 d.set_item("action", "create_aux")?;
                 d.set_item("nr_pages", nr_pages)?;
                 d.set_item("pgoff", pgoff)?;

@@ -40,9 +40,7 @@ impl PyRingBuffer {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
     fn aux_consumer(&self) -> PyResult<AuxConsumer> {
-        self.consumer
-            .aux()
-            .ok_or_else(|| usage("this ring has no AUX area (aux_pages=0)"))
+        self.consumer.aux().ok_or_else(|| usage("this ring has no AUX area (aux_pages=0)"))
     }
 }
 
@@ -120,16 +118,10 @@ impl PyRingBuffer {
                 })
                 .map_err(to_py)?;
                 let page = perfcore::abi::PAGE_SIZE as u64;
-                rb.set_aux_area(
-                    (1 + u64::from(data_pages)) * page,
-                    u64::from(aux_pages) * page,
-                );
+                rb.set_aux_area((1 + u64::from(data_pages)) * page, u64::from(aux_pages) * page);
             }
             let consumer = rb.consumer();
-            let ev = OutputEvent {
-                id: event_id,
-                format: fmt,
-            };
+            let ev = OutputEvent { id: event_id, format: fmt };
             Ok(PyRingBuffer {
                 state: Mutex::new(State {
                     rb,
@@ -169,28 +161,16 @@ impl PyRingBuffer {
     /// Output `n` samples whose fixed fields come from equal-length integer sequences (e.g.
     /// numpy arrays) or scalars; runs without the GIL. Returns how many were written.
     #[pyo3(signature = (n, **columns))]
-    fn write_samples(
-        &self,
-        py: Python<'_>,
-        n: usize,
-        columns: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<usize> {
+    fn write_samples(&self, py: Python<'_>, n: usize, columns: Option<&Bound<'_, PyDict>>) -> PyResult<usize> {
         let empty = PyDict::new(py);
         let cols = columns.unwrap_or(&empty);
         check_keys(cols, "write_samples", SAMPLE_KEYS)?;
         let mut data: Vec<(String, Vec<u64>)> = Vec::new();
         for (k, v) in cols.iter() {
             let k: String = k.extract()?;
-            let col: Vec<u64> = if let Ok(x) = v.extract::<u64>() {
-                vec![x; n]
-            } else {
-                v.extract()?
-            };
+            let col: Vec<u64> = if let Ok(x) = v.extract::<u64>() { vec![x; n] } else { v.extract()? };
             if col.len() != n {
-                return Err(usage(format!(
-                    "column {k} has {} values, expected {n}",
-                    col.len()
-                )));
+                return Err(usage(format!("column {k} has {} values, expected {n}", col.len())));
             }
             data.push((k, col));
         }
@@ -221,9 +201,7 @@ impl PyRingBuffer {
                         "code_page_size" => s.code_page_size = v,
                         "misc" => s.misc = v as u16,
                         other => {
-                            return Err(Error::Usage(format!(
-                                "write_samples: column {other:?} is not a fixed field"
-                            )))
+                            return Err(Error::Usage(format!("write_samples: column {other:?} is not a fixed field")))
                         }
                     }
                 }
@@ -266,17 +244,9 @@ impl PyRingBuffer {
 
     /// PERF_RECORD_LOST_SAMPLES {lost} (PMU-side drops).
     #[pyo3(signature = (lost, sample_id=None))]
-    fn write_lost_samples(
-        &self,
-        lost: u64,
-        sample_id: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
+    fn write_lost_samples(&self, lost: u64, sample_id: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
         g(|| {
-            let r = Record {
-                misc: 0,
-                body: RecordBody::LostSamples { lost },
-                sample_id: ids_from(sample_id)?,
-            };
+            let r = Record { misc: 0, body: RecordBody::LostSamples { lost }, sample_id: ids_from(sample_id)? };
             let mut st = self.lock();
             let ev = st.ev;
             st.rb.write_record(&ev, &r).map_err(to_py)
@@ -307,10 +277,7 @@ impl PyRingBuffer {
     fn put(&self, handle: u64, data: &[u8]) -> PyResult<()> {
         g(|| {
             let mut st = self.lock();
-            let mut h = st
-                .handles
-                .remove(&handle)
-                .ok_or_else(|| usage(format!("no open reservation {handle}")))?;
+            let mut h = st.handles.remove(&handle).ok_or_else(|| usage(format!("no open reservation {handle}")))?;
             let r = st.rb.put(&mut h, data);
             st.handles.insert(handle, h);
             r.map_err(to_py)
@@ -321,10 +288,7 @@ impl PyRingBuffer {
     fn end(&self, handle: u64) -> PyResult<()> {
         g(|| {
             let mut st = self.lock();
-            let h = st
-                .handles
-                .remove(&handle)
-                .ok_or_else(|| usage(format!("no open reservation {handle}")))?;
+            let h = st.handles.remove(&handle).ok_or_else(|| usage(format!("no open reservation {handle}")))?;
             st.rb.end(h).map_err(to_py)
         })
     }
@@ -376,9 +340,7 @@ impl PyRingBuffer {
     fn aux_write(&self, data: &[u8]) -> PyResult<usize> {
         g(|| {
             let mut st = self.lock();
-            let mut h = st
-                .aux_handle
-                .ok_or_else(|| usage("aux_write without aux_output_begin"))?;
+            let mut h = st.aux_handle.ok_or_else(|| usage("aux_write without aux_output_begin"))?;
             let n = st.rb.aux_write(&mut h, data).map_err(to_py)?;
             st.aux_handle = Some(h);
             Ok(n)
@@ -389,9 +351,7 @@ impl PyRingBuffer {
     fn aux_output_skip(&self, size: u64) -> PyResult<()> {
         g(|| {
             let mut st = self.lock();
-            let mut h = st
-                .aux_handle
-                .ok_or_else(|| usage("aux_output_skip without aux_output_begin"))?;
+            let mut h = st.aux_handle.ok_or_else(|| usage("aux_output_skip without aux_output_begin"))?;
             let r = st.rb.aux_output_skip(&mut h, size);
             st.aux_handle = Some(h);
             r.map_err(to_py)
@@ -402,9 +362,7 @@ impl PyRingBuffer {
     fn aux_output_flag(&self, flags: u64) -> PyResult<()> {
         g(|| {
             let mut st = self.lock();
-            let mut h = st
-                .aux_handle
-                .ok_or_else(|| usage("aux_output_flag without aux_output_begin"))?;
+            let mut h = st.aux_handle.ok_or_else(|| usage("aux_output_flag without aux_output_begin"))?;
             st.rb.aux_output_flag(&mut h, flags).map_err(to_py)?;
             st.aux_handle = Some(h);
             Ok(())
@@ -422,10 +380,7 @@ impl PyRingBuffer {
         g(|| {
             let ids = ids_from(sample_id)?;
             let mut st = self.lock();
-            let h = st
-                .aux_handle
-                .take()
-                .ok_or_else(|| usage("aux_output_end without aux_output_begin"))?;
+            let h = st.aux_handle.take().ok_or_else(|| usage("aux_output_end without aux_output_begin"))?;
             let ev = st.ev;
             let e = st.rb.aux_output_end(h, size, &ev, &ids).map_err(to_py)?;
             aux_end_to(py, &e)
@@ -518,12 +473,7 @@ impl PyRingBuffer {
     /// Zero-copy read-only view of the mapping (user page + data pages).
     fn pages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyMemoryView>> {
         g(|| {
-            let v = Bound::new(
-                py,
-                PageView {
-                    owner: ViewOwner::Ring(self.consumer.clone()),
-                },
-            )?;
+            let v = Bound::new(py, PageView { owner: ViewOwner::Ring(self.consumer.clone()) })?;
             PyMemoryView::from(v.as_any())
         })
     }
@@ -531,12 +481,7 @@ impl PyRingBuffer {
     /// Zero-copy read-only view of the AUX area.
     fn aux_pages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyMemoryView>> {
         g(|| {
-            let v = Bound::new(
-                py,
-                PageView {
-                    owner: ViewOwner::Aux(self.aux_consumer()?),
-                },
-            )?;
+            let v = Bound::new(py, PageView { owner: ViewOwner::Aux(self.aux_consumer()?) })?;
             PyMemoryView::from(v.as_any())
         })
     }
@@ -585,19 +530,11 @@ impl PyRingBuffer {
         })
     }
     /// Copy AUX stream bytes from a free-running position without consuming.
-    fn aux_copy<'py>(
-        &self,
-        py: Python<'py>,
-        position: u64,
-        length: usize,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    fn aux_copy<'py>(&self, py: Python<'py>, position: u64, length: usize) -> PyResult<Bound<'py, PyBytes>> {
         g(|| {
             let a = self.aux_consumer()?;
             if length as u64 > a.size() {
-                return Err(usage(format!(
-                    "length {length} exceeds aux_size {}",
-                    a.size()
-                )));
+                return Err(usage(format!("length {length} exceeds aux_size {}", a.size())));
             }
             Ok(PyBytes::new(py, &a.copy_stream(position, length)))
         })
