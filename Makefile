@@ -13,7 +13,7 @@ export PERFCORE_HYPOTHESIS_PROFILE ?= ci
 demo: develop
 	$(VENV)/bin/perfcore demo
 
-test: rust-checks rust-test bench-smoke develop py-test stubcheck memcheck
+test: rust-checks rust-test bench-smoke loom develop py-test stubcheck memcheck
 	@echo "make test: all checks passed"
 
 $(PY):
@@ -45,6 +45,12 @@ rust-test: $(VENV)/.deps
 
 bench-smoke: $(VENV)/.deps
 	cargo test --locked --benches
+
+# Concurrency protocols under loom's model checker (ring head/tail publication).
+LOOM_TESTS := $(patsubst tests/%.rs,--test %,$(wildcard tests/loom_*.rs))
+loom:
+	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+	  cargo test --locked --release $(LOOM_TESTS)
 
 py-test: develop
 	$(PY) -m pytest -q tests

@@ -9,8 +9,10 @@ pub mod events;
 pub mod machine;
 pub mod machine_settings;
 pub mod mm;
+pub mod output;
 pub mod pmu;
 pub mod slab;
+pub mod sync;
 pub mod task;
 
 pub use error::{Errno, Error, Result};

@@ -7,6 +7,7 @@ mod errors;
 mod guard;
 mod machine;
 mod mm;
+mod ring;
 mod slab;
 
 use pyo3::prelude::*;
@@ -62,6 +63,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     mm::register(m)?;
+    ring::register(m)?;
     m.add_function(wrap_pyfunction!(_force_panic, m)?)?;
     m.add_function(wrap_pyfunction!(abi_constants, m)?)?;
     m.add_function(wrap_pyfunction!(abi_names, m)?)?;
