@@ -3,9 +3,14 @@
 //! their own modules (`events::open` for `perf_event_open()`).
 
 use crate::events::open::{perf_event_open, OpenArgs};
+use crate::events::EventState;
 use crate::events::{EventArena, EventId};
 use crate::machine_settings::{Caller, Sysctls};
 use crate::mm::{AddressSpaces, MapKind, MmConfig, MmId, TaskMmView};
+use crate::output::mmap_rules::{
+    perf_mmap, AuxView, MmapAccounting, MmapAction, MmapEventView, MmapOptions, MmapOutcome, MmapRequest, RbView,
+};
+use crate::pmu::caps;
 use crate::pmu::software::{ClockPmu, SoftwarePmu};
 use crate::pmu::PmuRegistry;
 use crate::task::{TaskId, TaskTable};
@@ -48,6 +53,12 @@ pub struct Machine {
     address_spaces: OnceLock<Arc<AddressSpaces>>,
     /// `task->mm` of user tasks (kernel threads have none).
     task_mm: HashMap<TaskId, MmId>,
+    /// Mapped ring buffers, by event (the kernel-side `event->rb` as mmap() sees it).
+    rbs: HashMap<EventId, RbView>,
+    /// The caller's mlock accounting (`user->locked_vm`, `mm->pinned_vm`) for perf buffers.
+    pub mlock: MmapAccounting,
+    /// Lift the power-of-two check on AUX sizes (to study the 2^64 wrap corruption).
+    pub allow_non_pow2_aux: bool,
 }
 
 impl Machine {
@@ -80,6 +91,9 @@ impl Machine {
             last_event_id: 0,
             address_spaces: OnceLock::new(),
             task_mm: HashMap::new(),
+            rbs: HashMap::new(),
+            mlock: MmapAccounting::default(),
+            allow_non_pow2_aux: false,
         })
     }
 
@@ -109,9 +123,88 @@ impl Machine {
         self.last_event_id
     }
 
-    /// Whether an event has a mapped ring buffer (none can be mapped in this build yet).
-    pub fn has_ring_buffer(&self, _event: EventId) -> bool {
-        false
+    /// Whether an event has a mapped ring buffer.
+    pub fn has_ring_buffer(&self, event: EventId) -> bool {
+        self.rbs.contains_key(&event)
+    }
+
+    /// The mmap() view of an event's ring buffer, if mapped.
+    pub fn ring_view(&self, event: EventId) -> Option<RbView> {
+        self.rbs.get(&event).copied()
+    }
+
+    /// `mmap()` of an event fd: the data ring (`pgoff == 0`) or, after the user wrote
+    /// `aux_offset`/`aux_size` into the user page (`user_aux`), the AUX area. Applies the
+    /// kernel's checks in order with this machine's sysctls and the caller's mlock accounting,
+    /// then records the mapping. Returns what the kernel did (create or share).
+    pub fn perf_mmap(&mut self, event: EventId, req: MmapRequest, user_aux: Option<(u64, u64)>) -> Result<MmapOutcome> {
+        let ev = self.events.get(event)?;
+        let reg = self.pmus.get(ev.pmu);
+        let mut rb = self.rbs.get(&event).copied();
+        if let (Some(r), Some((off, size))) = (rb.as_mut(), user_aux) {
+            r.user_aux_offset = off;
+            r.user_aux_size = size;
+        }
+        let view = MmapEventView {
+            cpu: ev.cpu,
+            inherit: ev.attr.flag(crate::abi::AttrFlag::Inherit),
+            revoked: ev.state == EventState::Revoked,
+            pmu_has_aux: reg.pmu.capabilities() & caps::ITRACE != 0,
+            write_backward: ev.attr.flag(crate::abi::AttrFlag::WriteBackward),
+            rb,
+        };
+        let mut acct = self.mlock;
+        acct.perf_event_mlock_kb = self.sysctl.perf_event_mlock_kb;
+        acct.perf_event_paranoid = self.sysctl.perf_event_paranoid;
+        acct.cap_ipc_lock = self.caller.cap_ipc_lock;
+        acct.rlimit_memlock = self.caller.rlimit_memlock;
+        acct.nr_online_cpus = self.online.iter().filter(|o| **o).count() as u32;
+        let opts = MmapOptions { aux_require_pow2: !self.allow_non_pow2_aux, lsm_denies: None };
+        let out = perf_mmap(&view, &req, &acct, &opts)?;
+        self.mlock.account(&out);
+        let page = crate::abi::PAGE_SIZE as u64;
+        match out.action {
+            MmapAction::CreateRb { data_pages, .. } => {
+                self.rbs.insert(
+                    event,
+                    RbView { data_pages, mmap_count: 1, aux: None, user_aux_offset: 0, user_aux_size: 0 },
+                );
+            }
+            MmapAction::ShareRb => {
+                if let Some(r) = self.rbs.get_mut(&event) {
+                    r.mmap_count += 1;
+                }
+            }
+            MmapAction::CreateAux { nr_pages, pgoff, .. } => {
+                if let Some(r) = self.rbs.get_mut(&event) {
+                    r.aux = Some(AuxView { pgoff, nr_pages });
+                    r.user_aux_offset = pgoff * page;
+                    r.user_aux_size = nr_pages * page;
+                }
+            }
+            MmapAction::ShareAux => {}
+        }
+        Ok(out)
+    }
+
+    /// `munmap()` of a whole ring mapping made by [`Machine::perf_mmap`]: the last unmap of the
+    /// data ring frees it and uncharges its pages (`perf_mmap_close()`).
+    pub fn perf_munmap(&mut self, event: EventId, outcome: &MmapOutcome) -> Result<()> {
+        let r = self
+            .rbs
+            .get_mut(&event)
+            .ok_or_else(|| Error::Usage(format!("event {} has no mapped ring buffer", event.0)))?;
+        match outcome.action {
+            MmapAction::CreateRb { .. } | MmapAction::ShareRb => {
+                r.mmap_count = r.mmap_count.saturating_sub(1);
+                if r.mmap_count == 0 {
+                    self.rbs.remove(&event);
+                }
+            }
+            MmapAction::CreateAux { .. } | MmapAction::ShareAux => r.aux = None,
+        }
+        self.mlock.unaccount(outcome);
+        Ok(())
     }
 
     /// Whether `fd` names a cgroup directory (this build models no cgroup fds yet).
@@ -218,6 +311,7 @@ impl Machine {
     /// (`perf_group_detach()`), a sibling leaves its group.
     pub fn close(&mut self, id: EventId) -> Result<()> {
         let ev = self.events.remove(id)?;
+        self.rbs.remove(&id);
         if ev.group_leader == id {
             for s in ev.siblings {
                 if let Ok(sev) = self.events.get_mut(s) {

@@ -4,6 +4,7 @@
 
 mod attr;
 mod errors;
+mod event_mmap;
 mod guard;
 mod machine;
 mod mm;

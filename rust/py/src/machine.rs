@@ -3,20 +3,29 @@
 use crate::attr::PyAttr;
 use crate::errors::UsageError;
 use crate::guard::guard;
+use crate::ring::PyRingBuffer;
 use perfcore::abi::names;
 use perfcore::events::EventId;
 use perfcore::machine_settings::{Caller, Sysctls};
 use perfcore::{Error, Machine, MachineConfig};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// The machine plus the Python objects that stand for its kernel objects (the ring buffer
+/// mapped for an event is one object however often it is mapped).
+pub struct MachineCell {
+    pub m: Mutex<Machine>,
+    pub rings: Mutex<HashMap<EventId, Py<PyRingBuffer>>>,
+}
+
 /// Shared, thread-safe machine state (Python objects hold clones of the Arc).
-pub type Shared = Arc<Mutex<Machine>>;
+pub type Shared = Arc<MachineCell>;
 
 /// Lock the machine; a poisoned lock (a panic in another thread) is reported, not propagated.
 pub fn lock(m: &Shared) -> PyResult<MutexGuard<'_, Machine>> {
-    m.lock().map_err(|_| crate::errors::InternalError::new_err("machine state poisoned by an earlier panic"))
+    m.m.lock().map_err(|_| crate::errors::InternalError::new_err("machine state poisoned by an earlier panic"))
 }
 
 /// A simulated machine.
@@ -70,7 +79,7 @@ impl PyMachine {
             caller: if privileged { Caller::root() } else { Caller::unprivileged() },
         };
         let m = guard(|| Machine::new(cfg))?;
-        Ok(PyMachine { inner: Arc::new(Mutex::new(m)) })
+        Ok(PyMachine { inner: Arc::new(MachineCell { m: Mutex::new(m), rings: Mutex::new(HashMap::new()) }) })
     }
 
     /// The machine presets this build knows: {name: description}.
@@ -374,7 +383,25 @@ impl PyEvent {
     /// `close(fd)`.
     fn close(&self) -> PyResult<()> {
         let mut m = lock(&self.machine)?;
-        guard(|| m.close(self.id))
+        guard(|| m.close(self.id))?;
+        crate::event_mmap::forget(&self.machine, self.id);
+        Ok(())
+    }
+
+    /// `mmap()` of the data ring: 1 user page + `data_pages` (0 or a power of two).
+    /// `writable=False` maps PROT_READ only (overwrite mode). Returns the event's `RingBuffer`;
+    /// mapping again with the same size returns the same ring, a different size is EINVAL.
+    #[pyo3(signature = (data_pages, *, writable = true, shared = true))]
+    fn mmap(&self, py: Python<'_>, data_pages: u64, writable: bool, shared: bool) -> PyResult<Py<PyRingBuffer>> {
+        crate::event_mmap::mmap_data(py, &self.machine, self.id, data_pages, writable, shared)
+    }
+
+    /// `mmap()` of the AUX area after the data ring: `aux_pages` at `aux_offset` (default: right
+    /// after the data ring), as a user writes aux_offset/aux_size into the user page first.
+    /// PMUs without an AUX area answer EOPNOTSUPP, as the kernel does.
+    #[pyo3(signature = (aux_pages, *, writable = true, aux_offset = None))]
+    fn mmap_aux(&self, aux_pages: u64, writable: bool, aux_offset: Option<u64>) -> PyResult<()> {
+        crate::event_mmap::mmap_aux(&self.machine, self.id, aux_pages, writable, aux_offset)
     }
 
     fn __eq__(&self, other: PyRef<'_, PyEvent>) -> bool {

@@ -36,6 +36,25 @@ pub struct PyRingBuffer {
 }
 
 impl PyRingBuffer {
+    /// A ring object over an already-built core ring, writing records of `ev` (used by
+    /// `Event.mmap()` and by the constructor).
+    pub(crate) fn from_parts(rb: RingBuffer, ev: OutputEvent) -> Self {
+        let consumer = rb.consumer();
+        let fmt = ev.format;
+        PyRingBuffer {
+            state: Mutex::new(State {
+                rb,
+                ev,
+                handles: HashMap::new(),
+                next_handle: 1,
+                aux_handle: None,
+                trace: TracePmu::default(),
+            }),
+            consumer,
+            fmt,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -120,20 +139,7 @@ impl PyRingBuffer {
                 let page = perfcore::abi::PAGE_SIZE as u64;
                 rb.set_aux_area((1 + u64::from(data_pages)) * page, u64::from(aux_pages) * page);
             }
-            let consumer = rb.consumer();
-            let ev = OutputEvent { id: event_id, format: fmt };
-            Ok(PyRingBuffer {
-                state: Mutex::new(State {
-                    rb,
-                    ev,
-                    handles: HashMap::new(),
-                    next_handle: 1,
-                    aux_handle: None,
-                    trace: TracePmu::default(),
-                }),
-                consumer,
-                fmt,
-            })
+            Ok(PyRingBuffer::from_parts(rb, OutputEvent { id: event_id, format: fmt }))
         })
     }
 
