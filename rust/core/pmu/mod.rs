@@ -4,6 +4,7 @@
 //! generic checks of `perf_try_init_event()`. Facts: spec/context-and-scheduling.md §1.4, §7.
 
 pub mod software;
+pub mod trace;
 
 use crate::abi::attr::PerfEventAttr;
 use crate::abi::sample::PERF_REG_EXTENDED_MASK;

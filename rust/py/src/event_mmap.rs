@@ -9,7 +9,7 @@ use crate::ring::PyRingBuffer;
 use perfcore::abi::AttrFlag;
 use perfcore::events::EventId;
 use perfcore::output::mmap_rules::{MmapAction, MmapRequest};
-use perfcore::output::{OutputEvent, OutputFormat, RingBuffer, RingConfig};
+use perfcore::output::{AuxConfig, OutputEvent, OutputFormat, RingBuffer, RingConfig};
 use pyo3::prelude::*;
 
 const PAGE: u64 = perfcore::abi::PAGE_SIZE as u64;
@@ -65,19 +65,34 @@ pub fn mmap_data(
     }
 }
 
-/// Map the AUX area of `id` (the data ring must be mapped first).
+/// Map the AUX area of `id` (the data ring must be mapped first); the event's ring object
+/// gets the AUX pages.
 pub fn mmap_aux(cell: &Shared, id: EventId, aux_pages: u64, writable: bool, aux_offset: Option<u64>) -> PyResult<()> {
-    let mut m = lock(cell)?;
-    guard(|| {
-        let rb = m.ring_view(id);
-        let off = aux_offset.unwrap_or_else(|| rb.map_or(0, |r| (1 + r.data_pages) * PAGE));
-        let size = aux_pages.saturating_mul(PAGE);
-        m.perf_mmap(
-            id,
-            MmapRequest { len: size, pgoff: off / PAGE, shared: true, prot_write: writable },
-            Some((off, size)),
-        )
-    })?;
+    let (out, aux_watermark, require_pow2) = {
+        let mut m = lock(cell)?;
+        let out = guard(|| {
+            let rb = m.ring_view(id);
+            let off = aux_offset.unwrap_or_else(|| rb.map_or(0, |r| (1 + r.data_pages) * PAGE));
+            let size = aux_pages.saturating_mul(PAGE);
+            let req = MmapRequest { len: size, pgoff: off / PAGE, shared: true, prot_write: writable };
+            m.perf_mmap(id, req, Some((off, size)))
+        })?;
+        let wm = guard(|| Ok(m.events.get(id)?.attr.aux_watermark))?;
+        (out, wm, !m.allow_non_pow2_aux)
+    };
+    if let MmapAction::CreateAux { nr_pages, pgoff, overwrite } = out.action {
+        let rings = cell.rings.lock().unwrap_or_else(|p| p.into_inner());
+        let ring = rings.get(&id).ok_or_else(|| crate::errors::InternalError::new_err("AUX mapped without a ring"))?;
+        let cfg = AuxConfig {
+            nr_pages: u32::try_from(nr_pages).unwrap_or(u32::MAX),
+            writable: !overwrite,
+            aux_watermark,
+            require_pow2,
+            pgoff,
+            start: 0,
+        };
+        guard(|| ring.get().attach_aux(cfg))?;
+    }
     Ok(())
 }
 

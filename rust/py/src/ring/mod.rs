@@ -55,6 +55,16 @@ impl PyRingBuffer {
         }
     }
 
+    /// Give the ring its AUX area (the AUX mmap() of an event) and publish aux_offset/size.
+    pub(crate) fn attach_aux(&self, cfg: AuxConfig) -> perfcore::Result<()> {
+        let page = perfcore::abi::PAGE_SIZE as u64;
+        let (off, size) = (cfg.pgoff * page, u64::from(cfg.nr_pages) * page);
+        let mut st = self.lock();
+        st.rb.map_aux(cfg)?;
+        st.rb.set_aux_area(off, size);
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
