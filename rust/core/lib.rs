@@ -4,6 +4,13 @@
 //! project's `spec/` notes; each module names the kernel functions it models.
 
 pub mod abi;
+pub mod ctx;
 pub mod error;
+/// Core PMU models (phase-1 inline module; becomes `pmu/mod.rs` entries after the merge).
+pub mod pmu {
+    pub mod core_pmu;
+    pub mod presets;
+    pub mod x86_sched;
+}
 
 pub use error::{Errno, Error, Result};

@@ -25,8 +25,14 @@ pub const HW_EVENT_NAMES: &[(&str, u64)] = &[
     ("branches", PERF_COUNT_HW_BRANCH_INSTRUCTIONS),
     ("branch-misses", PERF_COUNT_HW_BRANCH_MISSES),
     ("bus-cycles", PERF_COUNT_HW_BUS_CYCLES),
-    ("stalled-cycles-frontend", PERF_COUNT_HW_STALLED_CYCLES_FRONTEND),
-    ("stalled-cycles-backend", PERF_COUNT_HW_STALLED_CYCLES_BACKEND),
+    (
+        "stalled-cycles-frontend",
+        PERF_COUNT_HW_STALLED_CYCLES_FRONTEND,
+    ),
+    (
+        "stalled-cycles-backend",
+        PERF_COUNT_HW_STALLED_CYCLES_BACKEND,
+    ),
     ("ref-cycles", PERF_COUNT_HW_REF_CPU_CYCLES),
 ];
 
@@ -193,7 +199,13 @@ pub fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
 }
 
 fn strip_known_prefix(word: &str) -> &str {
-    for p in ["perf_sample_branch_", "perf_sample_", "perf_format_", "sample_", "format_"] {
+    for p in [
+        "perf_sample_branch_",
+        "perf_sample_",
+        "perf_format_",
+        "sample_",
+        "format_",
+    ] {
         if let Some(s) = word.strip_prefix(p) {
             return s;
         }
@@ -217,8 +229,16 @@ mod tests {
 
     #[test]
     fn parses_names_prefixes_and_numbers() {
-        let m = parse_mask("sample_type", SAMPLE_TYPE_NAMES, "ip|TID, PERF_SAMPLE_TIME|0x100").unwrap();
-        assert_eq!(m, PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD);
+        let m = parse_mask(
+            "sample_type",
+            SAMPLE_TYPE_NAMES,
+            "ip|TID, PERF_SAMPLE_TIME|0x100",
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD
+        );
         assert_eq!(format_mask(SAMPLE_TYPE_NAMES, m), "ip|tid|time|period");
         assert_eq!(format_mask(SAMPLE_TYPE_NAMES, 1 << 40), "0x10000000000");
     }
@@ -226,7 +246,11 @@ mod tests {
     #[test]
     fn unknown_name_names_the_field() {
         let e = parse_mask("read_format", READ_FORMAT_NAMES, "id|bogus").unwrap_err();
-        assert!(e.to_string().starts_with("read_format: unknown name \"bogus\""), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("read_format: unknown name \"bogus\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,10 +6,30 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
-create_exception!(perfcore._core, PerfError, PyOSError, "The kernel's answer: an errno and the reason, naming the field and value.");
-create_exception!(perfcore._core, UsageError, PyValueError, "Misuse of the perfcore API (not a kernel answer).");
-create_exception!(perfcore._core, NotFoundError, PyKeyError, "A handle (event, task, cache, object) that does not exist.");
-create_exception!(perfcore._core, InternalError, PyRuntimeError, "A bug in perfcore: a Rust panic or an impossible state. Please report it.");
+create_exception!(
+    perfcore._core,
+    PerfError,
+    PyOSError,
+    "The kernel's answer: an errno and the reason, naming the field and value."
+);
+create_exception!(
+    perfcore._core,
+    UsageError,
+    PyValueError,
+    "Misuse of the perfcore API (not a kernel answer)."
+);
+create_exception!(
+    perfcore._core,
+    NotFoundError,
+    PyKeyError,
+    "A handle (event, task, cache, object) that does not exist."
+);
+create_exception!(
+    perfcore._core,
+    InternalError,
+    PyRuntimeError,
+    "A bug in perfcore: a Rust panic or an impossible state. Please report it."
+);
 
 /// Convert a core error into the matching Python exception.
 pub fn to_py(e: Error) -> PyErr {

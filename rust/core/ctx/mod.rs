@@ -1,0 +1,10 @@
+//! Event contexts and their scheduling: the group rbtree ([`groups`], on the arena tree of
+//! [`rbtree`]), the context / pmu-context / cpu-pmu-context structures ([`context`]).
+//! Spec: context-and-scheduling.md §1-§5.
+
+pub mod context;
+pub mod groups;
+pub mod rbtree;
+
+pub use context::{CpcId, CpuPmuContext, CtxId, CtxKind, CtxTime, EpcId, EventContext, PmuContext};
+pub use groups::{GroupKey, GroupTree, VisitStats};
