@@ -8,12 +8,12 @@ export CARGO_TERM_COLOR ?= never
 # hypothesis profile: quick for `make test`, long for `make soak`
 export PERFCORE_HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: demo test develop rust-checks rust-test bench-smoke py-test stubcheck bench soak lint clean perf-tool
+.PHONY: demo test develop rust-checks rust-test bench-smoke py-test stubcheck bench soak lint clean perf-tool memcheck loom
 
 demo: develop
 	$(VENV)/bin/perfcore demo
 
-test: rust-checks rust-test bench-smoke develop py-test stubcheck
+test: rust-checks rust-test bench-smoke develop py-test stubcheck memcheck
 	@echo "make test: all checks passed"
 
 $(PY):
@@ -34,7 +34,7 @@ perf-tool:
 
 # Build the extension (release) into the venv; cargo makes this a no-op when nothing changed.
 develop: $(VENV)/.deps perf-tool
-	$(VENV)/bin/maturin develop --release --quiet --uv 2>/dev/null || $(VENV)/bin/maturin develop --release --quiet
+	$(VENV)/bin/maturin develop --release --quiet
 
 rust-checks: $(VENV)/.deps
 	cargo fmt --all --check
@@ -64,3 +64,10 @@ lint: rust-checks stubcheck
 
 clean:
 	rm -rf $(VENV) target
+
+# Leaks: the Rust unit tests and a Python scenario under valgrind; fails on any definite leak
+# whose stack passes through perfcore.
+memcheck: develop
+	cargo test --locked --lib --no-run --message-format=json 2>/dev/null \
+	  | $(PY) -c 'import json,sys; [print(m["executable"]) for m in map(json.loads, sys.stdin) if m.get("executable") and m.get("target",{}).get("kind")==["lib"]]' > target/.memcheck-bins
+	$(PY) tools/memcheck.py $$(cat target/.memcheck-bins) -- $(PY) tools/memcheck_scenario.py

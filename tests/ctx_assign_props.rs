@@ -8,18 +8,16 @@ use proptest::prelude::*;
 
 fn constraint(nr_gp: u32, nr_fixed: u32) -> impl Strategy<Value = Constraint> {
     let gp_all = (1u64 << nr_gp) - 1;
-    (1u64..=gp_all, 0u64..(1 << nr_fixed), any::<bool>(), 0u8..4).prop_map(
-        move |(gp, fx, overlap, shape)| {
-            let fixed = fx << IDX_FIXED;
-            let m = match shape {
-                0 => gp_all | fixed, // unconstrained (with fixed fallback when fx != 0)
-                1 => fixed.max(1 << IDX_FIXED) & (((1u64 << nr_fixed) - 1) << IDX_FIXED), // fixed only
-                _ => gp | fixed,
-            };
-            let m = if m == 0 { gp_all } else { m };
-            Constraint { idxmsk: m, overlap }
-        },
-    )
+    (1u64..=gp_all, 0u64..(1 << nr_fixed), any::<bool>(), 0u8..4).prop_map(move |(gp, fx, overlap, shape)| {
+        let fixed = fx << IDX_FIXED;
+        let m = match shape {
+            0 => gp_all | fixed, // unconstrained (with fixed fallback when fx != 0)
+            1 => fixed.max(1 << IDX_FIXED) & (((1u64 << nr_fixed) - 1) << IDX_FIXED), // fixed only
+            _ => gp | fixed,
+        };
+        let m = if m == 0 { gp_all } else { m };
+        Constraint { idxmsk: m, overlap }
+    })
 }
 
 fn laminar_constraint(nr_gp: u32) -> impl Strategy<Value = Constraint> {
@@ -39,13 +37,7 @@ fn laminar_constraint(nr_gp: u32) -> impl Strategy<Value = Constraint> {
 }
 
 fn greedy(c: &[Constraint], gpmax: u32) -> Option<Vec<u32>> {
-    let evs: Vec<SchedEvent> = c
-        .iter()
-        .map(|&k| SchedEvent {
-            constraint: k,
-            prev_idx: None,
-        })
-        .collect();
+    let evs: Vec<SchedEvent> = c.iter().map(|&k| SchedEvent { constraint: k, prev_idx: None }).collect();
     schedule_events(&evs, gpmax).map(|s| s.assign)
 }
 
@@ -93,16 +85,8 @@ proptest! {
 #[test]
 fn documented_known_failure_fails_like_the_kernel() {
     // Module doc, case 1: 0x09 without the overlap flag plus three 0x07 events.
-    let c = [
-        Constraint::new(0x09),
-        Constraint::new(0x07),
-        Constraint::new(0x07),
-        Constraint::new(0x07),
-    ];
-    assert!(
-        greedy(&c, 6).is_none(),
-        "the greedy must fail here, as the kernel does"
-    );
+    let c = [Constraint::new(0x09), Constraint::new(0x07), Constraint::new(0x07), Constraint::new(0x07)];
+    assert!(greedy(&c, 6).is_none(), "the greedy must fail here, as the kernel does");
     let b = brute_force_assign(&c, 6).expect("an assignment exists");
     assert_eq!(b[0], 3, "the only way: the 0x09 event on counter 3");
     assert!(!is_laminar(&c));
@@ -117,8 +101,5 @@ fn documented_known_failure_fails_like_the_kernel() {
     ];
     let b = brute_force_assign(&c, 6);
     assert!(b.is_some());
-    assert!(
-        greedy(&c, 6).is_none(),
-        "three backtracks needed, two saved states available"
-    );
+    assert!(greedy(&c, 6).is_none(), "three backtracks needed, two saved states available");
 }

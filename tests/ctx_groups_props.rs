@@ -10,11 +10,7 @@ use std::ops::ControlFlow;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Insert {
-        cpu: i32,
-        pmu: u32,
-        cgroup: Option<u64>,
-    },
+    Insert { cpu: i32, pmu: u32, cgroup: Option<u64> },
     Delete(usize),
     Rotate(usize),
 }
@@ -41,10 +37,7 @@ impl Model {
         self.next_val += 1;
         let (n, key) = self.tree.insert(cpu, pmu, cgroup, v);
         self.counter += 1;
-        assert_eq!(
-            key.group_index, self.counter,
-            "group_index is the per-tree counter"
-        );
+        assert_eq!(key.group_index, self.counter, "group_index is the per-tree counter");
         self.oracle.push((key, v));
         self.oracle.sort();
         self.handles.push((v, n));

@@ -126,10 +126,7 @@ pub enum Error {
 impl Error {
     /// A kernel-style error with its reason.
     pub fn perf(errno: Errno, reason: impl Into<String>) -> Self {
-        Error::Perf {
-            errno,
-            reason: reason.into(),
-        }
+        Error::Perf { errno, reason: reason.into() }
     }
 
     /// The errno, if this is a kernel answer.

@@ -6,11 +6,13 @@
 pub mod abi;
 pub mod ctx;
 pub mod error;
-/// Core PMU models (phase-1 inline module; becomes `pmu/mod.rs` entries after the merge).
-pub mod pmu {
-    pub mod core_pmu;
-    pub mod presets;
-    pub mod x86_sched;
-}
+pub mod events;
+pub mod machine;
+pub mod machine_settings;
+pub mod mm;
+pub mod pmu;
+pub mod slab;
+pub mod task;
 
 pub use error::{Errno, Error, Result};
+pub use machine::{Machine, MachineConfig};

@@ -126,11 +126,7 @@ impl AttrFlag {
         (AttrFlag::SampleIdAll, "sample_id_all", 18),
         (AttrFlag::ExcludeHost, "exclude_host", 19),
         (AttrFlag::ExcludeGuest, "exclude_guest", 20),
-        (
-            AttrFlag::ExcludeCallchainKernel,
-            "exclude_callchain_kernel",
-            21,
-        ),
+        (AttrFlag::ExcludeCallchainKernel, "exclude_callchain_kernel", 21),
         (AttrFlag::ExcludeCallchainUser, "exclude_callchain_user", 22),
         (AttrFlag::Mmap2, "mmap2", 23),
         (AttrFlag::CommExec, "comm_exec", 24),
@@ -151,28 +147,17 @@ impl AttrFlag {
 
     /// Bit position in the flag word.
     pub fn bit(self) -> u32 {
-        Self::ALL
-            .iter()
-            .find(|(f, _, _)| *f == self)
-            .map(|(_, _, b)| *b)
-            .unwrap_or(0)
+        Self::ALL.iter().find(|(f, _, _)| *f == self).map(|(_, _, b)| *b).unwrap_or(0)
     }
 
     /// The uapi name of the flag.
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(f, _, _)| *f == self)
-            .map(|(_, n, _)| *n)
-            .unwrap_or("")
+        Self::ALL.iter().find(|(f, _, _)| *f == self).map(|(_, n, _)| *n).unwrap_or("")
     }
 
     /// The flag with this uapi name.
     pub fn from_name(name: &str) -> Option<AttrFlag> {
-        Self::ALL
-            .iter()
-            .find(|(_, n, _)| *n == name)
-            .map(|(f, _, _)| *f)
+        Self::ALL.iter().find(|(_, n, _)| *n == name).map(|(f, _, _)| *f)
     }
 }
 
@@ -223,10 +208,7 @@ pub const FIELD_LAYOUT: [(&str, usize, usize); 25] = [
 impl PerfEventAttr {
     /// A zeroed attr with `size` = VER8.
     pub fn new() -> Self {
-        PerfEventAttr {
-            size: PERF_ATTR_SIZE_VER8,
-            ..Default::default()
-        }
+        PerfEventAttr { size: PERF_ATTR_SIZE_VER8, ..Default::default() }
     }
 
     /// Whether a one-bit flag is set.
@@ -251,8 +233,7 @@ impl PerfEventAttr {
 
     /// Set `precise_ip` (0-3; higher bits are dropped as the bitfield would).
     pub fn set_precise_ip(&mut self, v: u8) {
-        self.flags =
-            (self.flags & !(3 << PRECISE_IP_SHIFT)) | ((u64::from(v) & 3) << PRECISE_IP_SHIFT);
+        self.flags = (self.flags & !(3 << PRECISE_IP_SHIFT)) | ((u64::from(v) & 3) << PRECISE_IP_SHIFT);
     }
 
     /// `__reserved_1`: flag bits 38-63.
@@ -389,39 +370,15 @@ mod tests {
             ("bp_type", offset_of!(PerfEventAttr, bp_type), 4),
             ("config1", offset_of!(PerfEventAttr, config1), 8),
             ("config2", offset_of!(PerfEventAttr, config2), 8),
-            (
-                "branch_sample_type",
-                offset_of!(PerfEventAttr, branch_sample_type),
-                8,
-            ),
-            (
-                "sample_regs_user",
-                offset_of!(PerfEventAttr, sample_regs_user),
-                8,
-            ),
-            (
-                "sample_stack_user",
-                offset_of!(PerfEventAttr, sample_stack_user),
-                4,
-            ),
+            ("branch_sample_type", offset_of!(PerfEventAttr, branch_sample_type), 8),
+            ("sample_regs_user", offset_of!(PerfEventAttr, sample_regs_user), 8),
+            ("sample_stack_user", offset_of!(PerfEventAttr, sample_stack_user), 4),
             ("clockid", offset_of!(PerfEventAttr, clockid), 4),
-            (
-                "sample_regs_intr",
-                offset_of!(PerfEventAttr, sample_regs_intr),
-                8,
-            ),
+            ("sample_regs_intr", offset_of!(PerfEventAttr, sample_regs_intr), 8),
             ("aux_watermark", offset_of!(PerfEventAttr, aux_watermark), 4),
-            (
-                "sample_max_stack",
-                offset_of!(PerfEventAttr, sample_max_stack),
-                2,
-            ),
+            ("sample_max_stack", offset_of!(PerfEventAttr, sample_max_stack), 2),
             ("__reserved_2", offset_of!(PerfEventAttr, reserved_2), 2),
-            (
-                "aux_sample_size",
-                offset_of!(PerfEventAttr, aux_sample_size),
-                4,
-            ),
+            ("aux_sample_size", offset_of!(PerfEventAttr, aux_sample_size), 4),
             ("aux_action", offset_of!(PerfEventAttr, aux_action), 4),
             ("sig_data", offset_of!(PerfEventAttr, sig_data), 8),
             ("config3", offset_of!(PerfEventAttr, config3), 8),
@@ -456,61 +413,27 @@ mod tests {
         for (name, off, size) in spec {
             assert!(FIELD_LAYOUT.contains(&(name, off, size)), "{name}");
         }
-        assert_eq!(
-            std::mem::size_of::<PerfEventAttr>(),
-            PERF_ATTR_SIZE_VER8 as usize
-        );
+        assert_eq!(std::mem::size_of::<PerfEventAttr>(), PERF_ATTR_SIZE_VER8 as usize);
     }
 
     /// Each VER size ends exactly at the field that version added (spec §7 "added" column).
     #[test]
     fn version_sizes_end_at_their_fields() {
-        assert_eq!(
-            PERF_ATTR_SIZE_VER0 as usize,
-            offset_of!(PerfEventAttr, config2)
-        );
-        assert_eq!(
-            PERF_ATTR_SIZE_VER1 as usize,
-            offset_of!(PerfEventAttr, branch_sample_type)
-        );
-        assert_eq!(
-            PERF_ATTR_SIZE_VER2 as usize,
-            offset_of!(PerfEventAttr, sample_regs_user)
-        );
-        assert_eq!(
-            PERF_ATTR_SIZE_VER3 as usize,
-            offset_of!(PerfEventAttr, sample_regs_intr)
-        );
-        assert_eq!(
-            PERF_ATTR_SIZE_VER4 as usize,
-            offset_of!(PerfEventAttr, aux_watermark)
-        );
-        assert_eq!(
-            PERF_ATTR_SIZE_VER5 as usize,
-            offset_of!(PerfEventAttr, aux_sample_size)
-        );
-        assert_eq!(
-            PERF_ATTR_SIZE_VER6 as usize,
-            offset_of!(PerfEventAttr, sig_data)
-        );
-        assert_eq!(
-            PERF_ATTR_SIZE_VER7 as usize,
-            offset_of!(PerfEventAttr, config3)
-        );
+        assert_eq!(PERF_ATTR_SIZE_VER0 as usize, offset_of!(PerfEventAttr, config2));
+        assert_eq!(PERF_ATTR_SIZE_VER1 as usize, offset_of!(PerfEventAttr, branch_sample_type));
+        assert_eq!(PERF_ATTR_SIZE_VER2 as usize, offset_of!(PerfEventAttr, sample_regs_user));
+        assert_eq!(PERF_ATTR_SIZE_VER3 as usize, offset_of!(PerfEventAttr, sample_regs_intr));
+        assert_eq!(PERF_ATTR_SIZE_VER4 as usize, offset_of!(PerfEventAttr, aux_watermark));
+        assert_eq!(PERF_ATTR_SIZE_VER5 as usize, offset_of!(PerfEventAttr, aux_sample_size));
+        assert_eq!(PERF_ATTR_SIZE_VER6 as usize, offset_of!(PerfEventAttr, sig_data));
+        assert_eq!(PERF_ATTR_SIZE_VER7 as usize, offset_of!(PerfEventAttr, config3));
     }
 
     /// The cross-check of spec §7: a perf 6.1 recording's flag word 0x61943303.
     #[test]
     fn flag_bits_decode_a_real_perf_record_flag_word() {
-        let a = PerfEventAttr {
-            flags: 0x6194_3303,
-            ..PerfEventAttr::new()
-        };
-        let set: Vec<&str> = AttrFlag::ALL
-            .iter()
-            .filter(|(f, _, _)| a.flag(*f))
-            .map(|(_, n, _)| *n)
-            .collect();
+        let a = PerfEventAttr { flags: 0x6194_3303, ..PerfEventAttr::new() };
+        let set: Vec<&str> = AttrFlag::ALL.iter().filter(|(f, _, _)| a.flag(*f)).map(|(_, n, _)| *n).collect();
         assert_eq!(
             set,
             [

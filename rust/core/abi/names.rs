@@ -25,14 +25,8 @@ pub const HW_EVENT_NAMES: &[(&str, u64)] = &[
     ("branches", PERF_COUNT_HW_BRANCH_INSTRUCTIONS),
     ("branch-misses", PERF_COUNT_HW_BRANCH_MISSES),
     ("bus-cycles", PERF_COUNT_HW_BUS_CYCLES),
-    (
-        "stalled-cycles-frontend",
-        PERF_COUNT_HW_STALLED_CYCLES_FRONTEND,
-    ),
-    (
-        "stalled-cycles-backend",
-        PERF_COUNT_HW_STALLED_CYCLES_BACKEND,
-    ),
+    ("stalled-cycles-frontend", PERF_COUNT_HW_STALLED_CYCLES_FRONTEND),
+    ("stalled-cycles-backend", PERF_COUNT_HW_STALLED_CYCLES_BACKEND),
     ("ref-cycles", PERF_COUNT_HW_REF_CPU_CYCLES),
 ];
 
@@ -162,10 +156,7 @@ pub fn parse_mask(field: &str, table: &[(&str, u64)], text: &str) -> Result<u64>
             Some((_, v)) => mask |= v,
             None => {
                 let known: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-                return Err(Error::Usage(format!(
-                    "{field}: unknown name {word:?} (known: {})",
-                    known.join(", ")
-                )));
+                return Err(Error::Usage(format!("{field}: unknown name {word:?} (known: {})", known.join(", "))));
             }
         }
     }
@@ -199,13 +190,7 @@ pub fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
 }
 
 fn strip_known_prefix(word: &str) -> &str {
-    for p in [
-        "perf_sample_branch_",
-        "perf_sample_",
-        "perf_format_",
-        "sample_",
-        "format_",
-    ] {
+    for p in ["perf_sample_branch_", "perf_sample_", "perf_format_", "perf_flag_", "sample_", "format_"] {
         if let Some(s) = word.strip_prefix(p) {
             return s;
         }
@@ -223,22 +208,54 @@ pub fn parse_number(word: &str) -> Option<u64> {
     }
 }
 
+/// Resolve an event name for `attr.config` given `attr.type` (`perf list` spellings for
+/// hardware and software events; a number for any type).
+pub fn resolve_config(type_: u32, text: &str) -> Result<u64> {
+    if let Some(v) = parse_number(text) {
+        return Ok(v);
+    }
+    let table = match type_ {
+        PERF_TYPE_HARDWARE => HW_EVENT_NAMES,
+        PERF_TYPE_SOFTWARE => SW_EVENT_NAMES,
+        _ => {
+            return Err(Error::Usage(format!(
+                "config: {text:?} is not a number, and attr.type {type_} has no event names (give a number)"
+            )))
+        }
+    };
+    lookup(table, text).ok_or_else(|| {
+        let known: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+        Error::Usage(format!("config: unknown event {text:?} for type {type_} (known: {})", known.join(", ")))
+    })
+}
+
+/// `attr.type` from a name or a number.
+pub fn resolve_type(text: &str) -> Result<u32> {
+    if let Some(v) = parse_number(text) {
+        return u32::try_from(v).map_err(|_| Error::Usage(format!("type: {v} does not fit in 32 bits")));
+    }
+    lookup(TYPE_NAMES, text).ok_or_else(|| {
+        let known: Vec<&str> = TYPE_NAMES.iter().map(|(n, _)| *n).collect();
+        Error::Usage(format!("type: unknown type {text:?} (known: {})", known.join(", ")))
+    })
+}
+
+/// The flag names of `perf_event_open()`'s `flags` argument.
+pub const OPEN_FLAG_NAMES: &[(&str, u64)] = &[
+    ("fd_no_group", PERF_FLAG_FD_NO_GROUP),
+    ("fd_output", PERF_FLAG_FD_OUTPUT),
+    ("pid_cgroup", PERF_FLAG_PID_CGROUP),
+    ("fd_cloexec", PERF_FLAG_FD_CLOEXEC),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn parses_names_prefixes_and_numbers() {
-        let m = parse_mask(
-            "sample_type",
-            SAMPLE_TYPE_NAMES,
-            "ip|TID, PERF_SAMPLE_TIME|0x100",
-        )
-        .unwrap();
-        assert_eq!(
-            m,
-            PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD
-        );
+        let m = parse_mask("sample_type", SAMPLE_TYPE_NAMES, "ip|TID, PERF_SAMPLE_TIME|0x100").unwrap();
+        assert_eq!(m, PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD);
         assert_eq!(format_mask(SAMPLE_TYPE_NAMES, m), "ip|tid|time|period");
         assert_eq!(format_mask(SAMPLE_TYPE_NAMES, 1 << 40), "0x10000000000");
     }
@@ -246,11 +263,7 @@ mod tests {
     #[test]
     fn unknown_name_names_the_field() {
         let e = parse_mask("read_format", READ_FORMAT_NAMES, "id|bogus").unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("read_format: unknown name \"bogus\""),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("read_format: unknown name \"bogus\""), "{e}");
     }
 
     #[test]

@@ -88,10 +88,7 @@ fn cmp_subtree(node: &GroupKey, cpu: i32, pmu: Option<u32>, cgroup: Option<u64>)
 impl<V: Copy + Default> GroupTree<V> {
     /// An empty tree (`perf_event_groups_init()`: index 0).
     pub fn new() -> Self {
-        GroupTree {
-            tree: RbTree::new(),
-            index: 0,
-        }
+        GroupTree { tree: RbTree::new(), index: 0 }
     }
 
     /// Number of leaders in the tree.
@@ -111,20 +108,9 @@ impl<V: Copy + Default> GroupTree<V> {
 
     /// Insert a leader (`perf_event_groups_insert()`): it gets the next group_index.
     /// Returns its node handle and key.
-    pub fn insert(
-        &mut self,
-        cpu: i32,
-        pmu: u32,
-        cgroup: Option<u64>,
-        val: V,
-    ) -> (NodeId, GroupKey) {
+    pub fn insert(&mut self, cpu: i32, pmu: u32, cgroup: Option<u64>, val: V) -> (NodeId, GroupKey) {
         self.index += 1;
-        let key = GroupKey {
-            cpu,
-            pmu,
-            cgroup,
-            group_index: self.index,
-        };
+        let key = GroupKey { cpu, pmu, cgroup, group_index: self.index };
         (self.tree.insert(key, val), key)
     }
 
@@ -157,27 +143,17 @@ impl<V: Copy + Default> GroupTree<V> {
     }
 
     /// [`first`](Self::first) that also counts probes into `stats`.
-    pub fn first_counted(
-        &self,
-        cpu: i32,
-        pmu: Option<u32>,
-        cgroup: Option<u64>,
-        stats: &mut VisitStats,
-    ) -> NodeId {
+    pub fn first_counted(&self, cpu: i32, pmu: Option<u32>, cgroup: Option<u64>, stats: &mut VisitStats) -> NodeId {
         stats.lookups += 1;
         if pmu.is_some() {
-            let (n, probes) = self
-                .tree
-                .find_first_by(|k| cmp_subtree(k, cpu, pmu, cgroup));
+            let (n, probes) = self.tree.find_first_by(|k| cmp_subtree(k, cpu, pmu, cgroup));
             stats.probes += u64::from(probes);
             return n;
         }
         // Any PMU: within the cpu range the order is (pmu, cgroup), so jump PMU by PMU.
         let mut p = 0u32;
         loop {
-            let n = self
-                .tree
-                .lower_bound_by(|k| (k.cpu, k.pmu, k.cgroup).cmp(&(cpu, p, cgroup)));
+            let n = self.tree.lower_bound_by(|k| (k.cpu, k.pmu, k.cgroup).cmp(&(cpu, p, cgroup)));
             stats.probes += 1;
             if n.is_nil() {
                 return n;
@@ -220,9 +196,7 @@ impl<V: Copy + Default> GroupTree<V> {
     /// The first node of `{cpu, pmu}` ignoring cgroup (`__group_cmp_ignore_cgroup()`, used by
     /// `ctx_event_to_rotate()`).
     pub fn first_ignore_cgroup(&self, cpu: i32, pmu: u32) -> NodeId {
-        self.tree
-            .find_first_by(|k| (k.cpu, k.pmu).cmp(&(cpu, pmu)))
-            .0
+        self.tree.find_first_by(|k| (k.cpu, k.pmu).cmp(&(cpu, pmu))).0
     }
 
     /// Whole-tree in-order iteration (`perf_event_groups_for_each()`).

@@ -74,13 +74,7 @@ impl<K: Ord + Copy + Default, V: Copy + Default> RbTree<K, V> {
             red: false,
             live: false,
         });
-        RbTree {
-            nodes,
-            root: NIL,
-            leftmost: NIL,
-            free: Vec::new(),
-            len: 0,
-        }
+        RbTree { nodes, root: NIL, leftmost: NIL, free: Vec::new(), len: 0 }
     }
 
     /// Number of nodes in the tree.
@@ -144,15 +138,7 @@ impl<K: Ord + Copy + Default, V: Copy + Default> RbTree<K, V> {
     }
 
     fn alloc(&mut self, key: K, val: V) -> u32 {
-        let node = Node {
-            key,
-            val,
-            left: NIL,
-            right: NIL,
-            parent: NIL,
-            red: true,
-            live: true,
-        };
+        let node = Node { key, val, left: NIL, right: NIL, parent: NIL, red: true, live: true };
         if let Some(i) = self.free.pop() {
             self.nodes[i as usize] = node;
             i
@@ -470,10 +456,7 @@ impl<K: Ord + Copy + Default, V: Copy + Default> RbTree<K, V> {
 
     /// Iterate `(node, key, value)` in key order.
     pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter {
-            tree: self,
-            cur: NodeId(self.leftmost),
-        }
+        Iter { tree: self, cur: NodeId(self.leftmost) }
     }
 
     /// Check every red-black and bookkeeping invariant: root black, no red node with a red
@@ -491,16 +474,9 @@ impl<K: Ord + Copy + Default, V: Copy + Default> RbTree<K, V> {
         if count != self.len {
             return Err(format!("len {} but {} reachable nodes", self.len, count));
         }
-        let min = if self.root == NIL {
-            NIL
-        } else {
-            self.minimum(self.root)
-        };
+        let min = if self.root == NIL { NIL } else { self.minimum(self.root) };
         if min != self.leftmost {
-            return Err(format!(
-                "cached leftmost {} but minimum is {}",
-                self.leftmost, min
-            ));
+            return Err(format!("cached leftmost {} but minimum is {}", self.leftmost, min));
         }
         let mut prev: Option<K> = None;
         for (_, k, _) in self.iter() {

@@ -90,13 +90,7 @@ impl CorePmuDesc {
         let by_hw = |id: u64| self.events.iter().find(|e| e.hw_id == Some(id));
         if attr_type == PERF_TYPE_HARDWARE {
             return by_hw(config).map(|e| e.constraint).ok_or_else(|| {
-                Error::perf(
-                    Errno::ENOENT,
-                    format!(
-                        "attr.config {config} is not a hardware event of PMU {}",
-                        self.name
-                    ),
-                )
+                Error::perf(Errno::ENOENT, format!("attr.config {config} is not a hardware event of PMU {}", self.name))
             });
         }
         if attr_type == PERF_TYPE_HW_CACHE {
@@ -108,10 +102,7 @@ impl CorePmuDesc {
             }
             return Ok(Constraint::new(self.gp_mask()));
         }
-        Err(Error::perf(
-            Errno::ENOENT,
-            format!("attr.type {attr_type} does not belong to PMU {}", self.name),
-        ))
+        Err(Error::perf(Errno::ENOENT, format!("attr.type {attr_type} does not belong to PMU {}", self.name)))
     }
 
     /// Look an event up by name.
@@ -128,10 +119,7 @@ impl CorePmuDesc {
     /// constraint or an over-full group is -EINVAL.
     pub fn validate_group(&self, constraints: &[Constraint]) -> Result<()> {
         if let Some(c) = constraints.iter().find(|c| c.weight() == 0) {
-            return Err(Error::perf(
-                Errno::EINVAL,
-                format!("event constraint {:#x} allows no counter", c.idxmsk),
-            ));
+            return Err(Error::perf(Errno::EINVAL, format!("event constraint {:#x} allows no counter", c.idxmsk)));
         }
         if constraints.len() > self.max_count() {
             return Err(Error::perf(
@@ -144,22 +132,11 @@ impl CorePmuDesc {
                 ),
             ));
         }
-        let evs: Vec<SchedEvent> = constraints
-            .iter()
-            .map(|&c| SchedEvent {
-                constraint: c,
-                prev_idx: None,
-            })
-            .collect();
+        let evs: Vec<SchedEvent> = constraints.iter().map(|&c| SchedEvent { constraint: c, prev_idx: None }).collect();
         match self.alloc {
-            CounterAlloc::X86 => schedule_events(&evs, self.nr_gp)
-                .map(|_| ())
-                .ok_or_else(|| {
-                    Error::perf(
-                        Errno::EINVAL,
-                        format!("group cannot be scheduled on PMU {} even alone", self.name),
-                    )
-                }),
+            CounterAlloc::X86 => schedule_events(&evs, self.nr_gp).map(|_| ()).ok_or_else(|| {
+                Error::perf(Errno::EINVAL, format!("group cannot be scheduled on PMU {} even alone", self.name))
+            }),
             CounterAlloc::Arm => {
                 let mut used = 0u64;
                 for c in constraints {
@@ -238,23 +215,14 @@ pub struct CorePmu {
 impl CorePmu {
     /// A PMU for a machine of `nr_cpus` CPUs.
     pub fn new(desc: CorePmuDesc, nr_cpus: u32) -> Self {
-        CorePmu {
-            desc,
-            cpu_hw: vec![CpuHw::default(); nr_cpus as usize],
-            stats: PmuOpStats::default(),
-        }
+        CorePmu { desc, cpu_hw: vec![CpuHw::default(); nr_cpus as usize], stats: PmuOpStats::default() }
     }
 
     fn hw(&mut self, cpu: u32) -> Result<&mut CpuHw> {
         if self.desc.filter(cpu) {
-            return Err(Error::Internal(format!(
-                "PMU {} used on CPU {cpu} outside its mask",
-                self.desc.name
-            )));
+            return Err(Error::Internal(format!("PMU {} used on CPU {cpu} outside its mask", self.desc.name)));
         }
-        self.cpu_hw
-            .get_mut(cpu as usize)
-            .ok_or_else(|| Error::Usage(format!("cpu {cpu} out of range")))
+        self.cpu_hw.get_mut(cpu as usize).ok_or_else(|| Error::Usage(format!("cpu {cpu} out of range")))
     }
 
     /// The per-CPU state (for invariant checks).
@@ -265,14 +233,8 @@ impl CorePmu {
     fn reschedule(&mut self, cpu: u32) -> bool {
         let gp = self.desc.nr_gp;
         let hw = &mut self.cpu_hw[cpu as usize];
-        let evs: Vec<SchedEvent> = hw
-            .events
-            .iter()
-            .map(|s| SchedEvent {
-                constraint: s.constraint,
-                prev_idx: s.idx,
-            })
-            .collect();
+        let evs: Vec<SchedEvent> =
+            hw.events.iter().map(|s| SchedEvent { constraint: s.constraint, prev_idx: s.idx }).collect();
         match schedule_events(&evs, gp) {
             Some(s) => {
                 if !s.fast_path {
@@ -299,26 +261,14 @@ impl CorePmu {
         }
         match alloc {
             CounterAlloc::Arm => {
-                let used = hw
-                    .events
-                    .iter()
-                    .filter_map(|s| s.idx)
-                    .fold(0u64, |m, i| m | (1 << i));
-                let idx = arm_pick(constraint.idxmsk, used)
-                    .ok_or_else(|| Error::perf(Errno::EAGAIN, "no free counter"))?;
-                hw.events.push(HwSlot {
-                    tag,
-                    constraint,
-                    idx: Some(idx),
-                });
+                let used = hw.events.iter().filter_map(|s| s.idx).fold(0u64, |m, i| m | (1 << i));
+                let idx =
+                    arm_pick(constraint.idxmsk, used).ok_or_else(|| Error::perf(Errno::EAGAIN, "no free counter"))?;
+                hw.events.push(HwSlot { tag, constraint, idx: Some(idx) });
                 Ok(())
             }
             CounterAlloc::X86 => {
-                hw.events.push(HwSlot {
-                    tag,
-                    constraint,
-                    idx: None,
-                });
+                hw.events.push(HwSlot { tag, constraint, idx: None });
                 if hw.in_txn {
                     hw.n_txn += 1;
                     return Ok(());
@@ -327,10 +277,7 @@ impl CorePmu {
                     Ok(())
                 } else {
                     self.cpu_hw[cpu as usize].events.pop();
-                    Err(Error::perf(
-                        Errno::EAGAIN,
-                        "counter constraints cannot be met",
-                    ))
+                    Err(Error::perf(Errno::EAGAIN, "counter constraints cannot be met"))
                 }
             }
         }
@@ -350,10 +297,7 @@ impl CorePmu {
                 hw.events.remove(i);
                 Ok(())
             }
-            None => Err(Error::Internal(format!(
-                "del of event {tag} not on PMU {} cpu {cpu}",
-                self.desc.name
-            ))),
+            None => Err(Error::Internal(format!("del of event {tag} not on PMU {} cpu {cpu}", self.desc.name))),
         }
     }
 
@@ -372,10 +316,7 @@ impl CorePmu {
         self.hw(cpu)?;
         if alloc == CounterAlloc::X86 && !self.reschedule(cpu) {
             self.stats.txn_failed += 1;
-            return Err(Error::perf(
-                Errno::EAGAIN,
-                "group does not fit the free counters",
-            ));
+            return Err(Error::perf(Errno::EAGAIN, "group does not fit the free counters"));
         }
         let hw = &mut self.cpu_hw[cpu as usize];
         hw.in_txn = false;
@@ -399,12 +340,7 @@ impl CorePmu {
 
     /// Counter of an event on `cpu`, if it is on the PMU and assigned.
     pub fn counter_of(&self, cpu: u32, tag: u32) -> Option<u32> {
-        self.cpu_hw
-            .get(cpu as usize)?
-            .events
-            .iter()
-            .find(|s| s.tag == tag)?
-            .idx
+        self.cpu_hw.get(cpu as usize)?.events.iter().find(|s| s.tag == tag)?.idx
     }
 
     /// Check the per-CPU state: outside transactions every event has a distinct counter its
@@ -425,16 +361,10 @@ impl CorePmu {
             let mut used = 0u64;
             for s in &hw.events {
                 let Some(i) = s.idx else {
-                    return Err(format!(
-                        "{} cpu {cpu}: event {} without counter",
-                        self.desc.name, s.tag
-                    ));
+                    return Err(format!("{} cpu {cpu}: event {} without counter", self.desc.name, s.tag));
                 };
                 if used & (1 << i) != 0 || s.constraint.idxmsk & (1 << i) == 0 {
-                    return Err(format!(
-                        "{} cpu {cpu}: counter {i} over-committed or not allowed",
-                        self.desc.name
-                    ));
+                    return Err(format!("{} cpu {cpu}: counter {i} over-committed or not allowed", self.desc.name));
                 }
                 used |= 1 << i;
             }

@@ -18,13 +18,7 @@ use super::x86_sched::{Constraint, IDX_FIXED};
 use crate::abi::types::*;
 
 /// Names of all presets.
-pub const PRESET_NAMES: [&str; 5] = [
-    "intel-icx",
-    "intel-skl-ht",
-    "amd-zen",
-    "adl-hybrid",
-    "arm-biglittle",
-];
+pub const PRESET_NAMES: [&str; 5] = ["intel-icx", "intel-skl-ht", "amd-zen", "adl-hybrid", "arm-biglittle"];
 
 /// Number of CPUs of every preset machine.
 pub const PRESET_NR_CPUS: u32 = 8;
@@ -39,59 +33,19 @@ const fn fx(i: u32) -> u64 {
 }
 
 fn ev(name: &'static str, hw_id: Option<u64>, raw: u64, mask: u64) -> HwEventDesc {
-    HwEventDesc {
-        name,
-        hw_id,
-        raw,
-        constraint: Constraint::new(mask),
-    }
+    HwEventDesc { name, hw_id, raw, constraint: Constraint::new(mask) }
 }
 
 /// The Intel table for `gp` GP counters and `fixed` fixed counters, plus `extra`.
 fn intel_events(gp_mask: u64, fixed: u32, extra: Vec<HwEventDesc>) -> Vec<HwEventDesc> {
     let mut v = vec![
-        ev(
-            "cycles",
-            Some(PERF_COUNT_HW_CPU_CYCLES),
-            0x003c,
-            fx(1) | gp_mask,
-        ),
-        ev(
-            "instructions",
-            Some(PERF_COUNT_HW_INSTRUCTIONS),
-            0x00c0,
-            fx(0) | gp_mask,
-        ),
-        ev(
-            "ref-cycles",
-            Some(PERF_COUNT_HW_REF_CPU_CYCLES),
-            0x0300,
-            fx(2),
-        ),
-        ev(
-            "cache-references",
-            Some(PERF_COUNT_HW_CACHE_REFERENCES),
-            0x4f2e,
-            gp_mask,
-        ),
-        ev(
-            "cache-misses",
-            Some(PERF_COUNT_HW_CACHE_MISSES),
-            0x412e,
-            gp_mask,
-        ),
-        ev(
-            "branches",
-            Some(PERF_COUNT_HW_BRANCH_INSTRUCTIONS),
-            0x00c4,
-            gp_mask,
-        ),
-        ev(
-            "branch-misses",
-            Some(PERF_COUNT_HW_BRANCH_MISSES),
-            0x00c5,
-            gp_mask,
-        ),
+        ev("cycles", Some(PERF_COUNT_HW_CPU_CYCLES), 0x003c, fx(1) | gp_mask),
+        ev("instructions", Some(PERF_COUNT_HW_INSTRUCTIONS), 0x00c0, fx(0) | gp_mask),
+        ev("ref-cycles", Some(PERF_COUNT_HW_REF_CPU_CYCLES), 0x0300, fx(2)),
+        ev("cache-references", Some(PERF_COUNT_HW_CACHE_REFERENCES), 0x4f2e, gp_mask),
+        ev("cache-misses", Some(PERF_COUNT_HW_CACHE_MISSES), 0x412e, gp_mask),
+        ev("branches", Some(PERF_COUNT_HW_BRANCH_INSTRUCTIONS), 0x00c4, gp_mask),
+        ev("branch-misses", Some(PERF_COUNT_HW_BRANCH_MISSES), 0x00c5, gp_mask),
     ];
     if fixed >= 4 {
         v.push(ev("topdown.slots", None, 0x0400, fx(3)));
@@ -157,36 +111,11 @@ pub fn core_pmus(preset: &str) -> Option<Vec<CorePmuDesc>> {
             extended_hw_type: false,
             events: vec![
                 ev("cycles", Some(PERF_COUNT_HW_CPU_CYCLES), 0x0076, 0x3f),
-                ev(
-                    "instructions",
-                    Some(PERF_COUNT_HW_INSTRUCTIONS),
-                    0x00c0,
-                    0x3f,
-                ),
-                ev(
-                    "cache-references",
-                    Some(PERF_COUNT_HW_CACHE_REFERENCES),
-                    0xff60,
-                    0x3f,
-                ),
-                ev(
-                    "cache-misses",
-                    Some(PERF_COUNT_HW_CACHE_MISSES),
-                    0x0964,
-                    0x3f,
-                ),
-                ev(
-                    "branches",
-                    Some(PERF_COUNT_HW_BRANCH_INSTRUCTIONS),
-                    0x00c2,
-                    0x3f,
-                ),
-                ev(
-                    "branch-misses",
-                    Some(PERF_COUNT_HW_BRANCH_MISSES),
-                    0x00c3,
-                    0x3f,
-                ),
+                ev("instructions", Some(PERF_COUNT_HW_INSTRUCTIONS), 0x00c0, 0x3f),
+                ev("cache-references", Some(PERF_COUNT_HW_CACHE_REFERENCES), 0xff60, 0x3f),
+                ev("cache-misses", Some(PERF_COUNT_HW_CACHE_MISSES), 0x0964, 0x3f),
+                ev("branches", Some(PERF_COUNT_HW_BRANCH_INSTRUCTIONS), 0x00c2, 0x3f),
+                ev("branch-misses", Some(PERF_COUNT_HW_BRANCH_MISSES), 0x00c3, 0x3f),
                 // Family-15h style overlapping masks (representative).
                 HwEventDesc {
                     name: "raw-overlap-0x09",
@@ -226,11 +155,7 @@ pub fn core_pmus(preset: &str) -> Option<Vec<CorePmuDesc>> {
                 alloc: CounterAlloc::X86,
                 hybrid: true,
                 extended_hw_type: true,
-                events: intel_events(
-                    0x3f,
-                    3,
-                    vec![ev("mem_uops_retired.all_loads", None, 0x81d0, 0x03)],
-                ),
+                events: intel_events(0x3f, 3, vec![ev("mem_uops_retired.all_loads", None, 0x81d0, 0x03)]),
             },
         ],
         "arm-biglittle" => {
@@ -244,42 +169,12 @@ pub fn core_pmus(preset: &str) -> Option<Vec<CorePmuDesc>> {
                 hybrid: true,
                 extended_hw_type: true,
                 events: vec![
-                    ev(
-                        "cycles",
-                        Some(PERF_COUNT_HW_CPU_CYCLES),
-                        0x0011,
-                        fx(0) | 0x3f,
-                    ),
-                    ev(
-                        "instructions",
-                        Some(PERF_COUNT_HW_INSTRUCTIONS),
-                        0x0008,
-                        0x3f,
-                    ),
-                    ev(
-                        "cache-references",
-                        Some(PERF_COUNT_HW_CACHE_REFERENCES),
-                        0x0004,
-                        0x3f,
-                    ),
-                    ev(
-                        "cache-misses",
-                        Some(PERF_COUNT_HW_CACHE_MISSES),
-                        0x0003,
-                        0x3f,
-                    ),
-                    ev(
-                        "branches",
-                        Some(PERF_COUNT_HW_BRANCH_INSTRUCTIONS),
-                        0x0021,
-                        0x3f,
-                    ),
-                    ev(
-                        "branch-misses",
-                        Some(PERF_COUNT_HW_BRANCH_MISSES),
-                        0x0010,
-                        0x3f,
-                    ),
+                    ev("cycles", Some(PERF_COUNT_HW_CPU_CYCLES), 0x0011, fx(0) | 0x3f),
+                    ev("instructions", Some(PERF_COUNT_HW_INSTRUCTIONS), 0x0008, 0x3f),
+                    ev("cache-references", Some(PERF_COUNT_HW_CACHE_REFERENCES), 0x0004, 0x3f),
+                    ev("cache-misses", Some(PERF_COUNT_HW_CACHE_MISSES), 0x0003, 0x3f),
+                    ev("branches", Some(PERF_COUNT_HW_BRANCH_INSTRUCTIONS), 0x0021, 0x3f),
+                    ev("branch-misses", Some(PERF_COUNT_HW_BRANCH_MISSES), 0x0010, 0x3f),
                 ],
             };
             vec![
@@ -305,12 +200,7 @@ mod tests {
                 let all = p.gp_mask() | (((1u64 << p.nr_fixed) - 1) << IDX_FIXED);
                 for e in &p.events {
                     assert!(e.constraint.weight() > 0, "{name}/{}", e.name);
-                    assert_eq!(
-                        e.constraint.idxmsk & !all,
-                        0,
-                        "{name}/{} names a missing counter",
-                        e.name
-                    );
+                    assert_eq!(e.constraint.idxmsk & !all, 0, "{name}/{} names a missing counter", e.name);
                 }
                 assert!(p.event("cycles").is_some());
             }
@@ -321,14 +211,8 @@ mod tests {
     #[test]
     fn hybrid_types_follow_the_kernel_registration() {
         let adl = core_pmus("adl-hybrid").unwrap();
-        assert_eq!(
-            (adl[0].name, adl[0].type_, adl[0].nr_gp, adl[0].nr_fixed),
-            ("cpu_core", 4, 8, 4)
-        );
-        assert_eq!(
-            (adl[1].name, adl[1].nr_gp, adl[1].nr_fixed),
-            ("cpu_atom", 6, 3)
-        );
+        assert_eq!((adl[0].name, adl[0].type_, adl[0].nr_gp, adl[0].nr_fixed), ("cpu_core", 4, 8, 4));
+        assert_eq!((adl[1].name, adl[1].nr_gp, adl[1].nr_fixed), ("cpu_atom", 6, 3));
         assert!(adl[1].type_ >= PERF_TYPE_MAX);
         assert!(adl.iter().all(|p| p.extended_hw_type && p.hybrid));
     }

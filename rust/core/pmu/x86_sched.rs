@@ -52,18 +52,12 @@ pub struct Constraint {
 impl Constraint {
     /// A constraint allowing exactly `idxmsk`.
     pub const fn new(idxmsk: u64) -> Self {
-        Constraint {
-            idxmsk,
-            overlap: false,
-        }
+        Constraint { idxmsk, overlap: false }
     }
 
     /// Same, with the `overlap` flag.
     pub const fn overlapping(idxmsk: u64) -> Self {
-        Constraint {
-            idxmsk,
-            overlap: true,
-        }
+        Constraint { idxmsk, overlap: true }
     }
 
     /// Number of allowed counters (`weight`).
@@ -100,12 +94,7 @@ impl<'a> PerfSched<'a> {
             saved: [SchedState::default(); SCHED_STATES_MAX],
             saved_states: 0,
             c,
-            state: SchedState {
-                weight: wmin,
-                event: idx,
-                unassigned: c.len(),
-                ..Default::default()
-            },
+            state: SchedState { weight: wmin, event: idx, unassigned: c.len(), ..Default::default() },
         }
     }
 
@@ -213,13 +202,7 @@ impl<'a> PerfSched<'a> {
 
 /// `perf_assign_events()`: greedy assignment of `c` (list order) into `assign` (one counter
 /// index per event). Returns the number of events left unassigned (0 = success).
-pub fn perf_assign_events(
-    c: &[Constraint],
-    wmin: u32,
-    wmax: u32,
-    gpmax: u32,
-    assign: &mut [u32],
-) -> usize {
+pub fn perf_assign_events(c: &[Constraint], wmin: u32, wmax: u32, gpmax: u32, assign: &mut [u32]) -> usize {
     if c.is_empty() {
         return 0;
     }
@@ -277,19 +260,13 @@ pub fn schedule_events(events: &[SchedEvent], gpmax: u32) -> Option<Schedule> {
         i += 1;
     }
     if i == n {
-        return Some(Schedule {
-            assign,
-            fast_path: true,
-        });
+        return Some(Schedule { assign, fast_path: true });
     }
     let cons: Vec<Constraint> = events.iter().map(|e| e.constraint).collect();
     let wmin = cons.iter().map(|c| c.weight()).min().unwrap_or(0);
     let wmax = cons.iter().map(|c| c.weight()).max().unwrap_or(0);
     if perf_assign_events(&cons, wmin, wmax, gpmax, &mut assign) == 0 {
-        Some(Schedule {
-            assign,
-            fast_path: false,
-        })
+        Some(Schedule { assign, fast_path: false })
     } else {
         None
     }
@@ -379,16 +356,7 @@ mod tests {
     fn fixed_counter_preferred_then_gp_fallback() {
         let instr = Constraint::new((1 << IDX_FIXED) | 0xff);
         let s = schedule_events(
-            &[
-                SchedEvent {
-                    constraint: instr,
-                    prev_idx: None,
-                },
-                SchedEvent {
-                    constraint: instr,
-                    prev_idx: None,
-                },
-            ],
+            &[SchedEvent { constraint: instr, prev_idx: None }, SchedEvent { constraint: instr, prev_idx: None }],
             8,
         )
         .unwrap();
@@ -398,16 +366,7 @@ mod tests {
     #[test]
     fn fast_path_keeps_previous_counters() {
         let gp = Constraint::new(0xf);
-        let evs = [
-            SchedEvent {
-                constraint: gp,
-                prev_idx: Some(3),
-            },
-            SchedEvent {
-                constraint: gp,
-                prev_idx: Some(1),
-            },
-        ];
+        let evs = [SchedEvent { constraint: gp, prev_idx: Some(3) }, SchedEvent { constraint: gp, prev_idx: Some(1) }];
         let s = schedule_events(&evs, 4).unwrap();
         assert!(s.fast_path);
         assert_eq!(s.assign, vec![3, 1]);
@@ -415,28 +374,12 @@ mod tests {
 
     #[test]
     fn overlap_flag_rescues_the_amd_case() {
-        let plain = [
-            Constraint::new(0x09),
-            Constraint::new(0x07),
-            Constraint::new(0x07),
-            Constraint::new(0x07),
-        ];
+        let plain = [Constraint::new(0x09), Constraint::new(0x07), Constraint::new(0x07), Constraint::new(0x07)];
         let mut a = [0u32; 4];
-        assert_eq!(
-            perf_assign_events(&plain, 2, 3, 6, &mut a),
-            1,
-            "greedy without overlap fails"
-        );
-        assert!(
-            brute_force_assign(&plain, 6).is_some(),
-            "but an assignment exists"
-        );
-        let flagged = [
-            Constraint::overlapping(0x09),
-            Constraint::new(0x07),
-            Constraint::new(0x07),
-            Constraint::new(0x07),
-        ];
+        assert_eq!(perf_assign_events(&plain, 2, 3, 6, &mut a), 1, "greedy without overlap fails");
+        assert!(brute_force_assign(&plain, 6).is_some(), "but an assignment exists");
+        let flagged =
+            [Constraint::overlapping(0x09), Constraint::new(0x07), Constraint::new(0x07), Constraint::new(0x07)];
         assert_eq!(perf_assign_events(&flagged, 2, 3, 6, &mut a), 0);
         assert!(is_valid_assignment(&flagged, &a, 6));
         assert_eq!(a[0], 3);

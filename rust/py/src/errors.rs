@@ -12,12 +12,7 @@ create_exception!(
     PyOSError,
     "The kernel's answer: an errno and the reason, naming the field and value."
 );
-create_exception!(
-    perfcore._core,
-    UsageError,
-    PyValueError,
-    "Misuse of the perfcore API (not a kernel answer)."
-);
+create_exception!(perfcore._core, UsageError, PyValueError, "Misuse of the perfcore API (not a kernel answer).");
 create_exception!(
     perfcore._core,
     NotFoundError,
@@ -34,9 +29,7 @@ create_exception!(
 /// Convert a core error into the matching Python exception.
 pub fn to_py(e: Error) -> PyErr {
     match e {
-        Error::Perf { errno, reason } => {
-            PerfError::new_err((errno.code(), format!("{errno}: {reason}")))
-        }
+        Error::Perf { errno, reason } => PerfError::new_err((errno.code(), format!("{errno}: {reason}"))),
         Error::Usage(m) => UsageError::new_err(m),
         Error::NotFound(m) => NotFoundError::new_err(m),
         Error::Internal(m) => InternalError::new_err(m),

@@ -21,24 +21,16 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 pub fn guard<T>(f: impl FnOnce() -> Result<T, Error>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(to_py),
-        Err(p) => Err(InternalError::new_err(format!(
-            "perfcore panicked: {}",
-            panic_message(p)
-        ))),
+        Err(p) => Err(InternalError::new_err(format!("perfcore panicked: {}", panic_message(p)))),
     }
 }
 
 /// Run `f` with the GIL released (for long calls); same error mapping as [`guard`].
-pub fn detached<T: Send>(
-    py: Python<'_>,
-    f: impl FnOnce() -> Result<T, Error> + Send,
-) -> PyResult<T> {
+#[allow(dead_code)] // the first long-running calls (ring and scheduler bulk runs) are being merged
+pub fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
     let r = py.detach(move || catch_unwind(AssertUnwindSafe(f)));
     match r {
         Ok(r) => r.map_err(to_py),
-        Err(p) => Err(InternalError::new_err(format!(
-            "perfcore panicked: {}",
-            panic_message(p)
-        ))),
+        Err(p) => Err(InternalError::new_err(format!("perfcore panicked: {}", panic_message(p)))),
     }
 }

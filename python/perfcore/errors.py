@@ -1,0 +1,11 @@
+"""perfcore's exceptions (created in Rust, re-exported here).
+
+- ``PerfError(OSError)``: what the kernel would answer; ``.errno`` is its errno.
+- ``UsageError(ValueError)``: misuse of the API.
+- ``NotFoundError(KeyError)``: a handle that does not exist.
+- ``InternalError(RuntimeError)``: a bug in perfcore (a Rust panic never aborts Python).
+"""
+
+from perfcore._core import InternalError, NotFoundError, PerfError, UsageError
+
+__all__ = ["InternalError", "NotFoundError", "PerfError", "UsageError"]

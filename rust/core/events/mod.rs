@@ -1,0 +1,7 @@
+//! Events: the attr copy-in and checks of `perf_event_open()`, and the event arena.
+
+pub mod attr_copy;
+pub mod event;
+pub mod open;
+
+pub use event::{Event, EventArena, EventId, EventState};

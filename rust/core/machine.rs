@@ -1,0 +1,232 @@
+//! A simulated machine: its CPUs, sysctls, the caller's credentials, PMUs, tasks and events.
+//! This is the object every scenario starts from; the system calls it offers are modelled in
+//! their own modules (`events::open` for `perf_event_open()`).
+
+use crate::events::open::{perf_event_open, OpenArgs};
+use crate::events::{EventArena, EventId};
+use crate::machine_settings::{Caller, Sysctls};
+use crate::mm::{AddressSpaces, MapKind, MmConfig, MmId, TaskMmView};
+use crate::pmu::software::{ClockPmu, SoftwarePmu};
+use crate::pmu::PmuRegistry;
+use crate::task::{TaskId, TaskTable};
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// Names of the machine presets this build knows, with a one-line description.
+pub const PRESETS: &[(&str, &str)] =
+    &[("software-only", "software PMUs only (software, cpu_clock, task_clock), like a KVM guest without a vPMU")];
+
+/// How to build a machine.
+#[derive(Clone, Debug)]
+pub struct MachineConfig {
+    pub preset: String,
+    pub nr_cpus: u32,
+    pub sysctl: Sysctls,
+    pub caller: Caller,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        MachineConfig { preset: "software-only".into(), nr_cpus: 8, sysctl: Sysctls::default(), caller: Caller::root() }
+    }
+}
+
+/// The simulated machine.
+#[derive(Debug)]
+pub struct Machine {
+    pub preset: String,
+    nr_cpus: u32,
+    online: Vec<bool>,
+    pub sysctl: Sysctls,
+    pub caller: Caller,
+    pub pmus: PmuRegistry,
+    pub tasks: TaskTable,
+    pub events: EventArena,
+    last_event_id: u64,
+    /// Page tables of every task (built on first use: most scenarios never look at memory).
+    address_spaces: OnceLock<Arc<AddressSpaces>>,
+    /// `task->mm` of user tasks (kernel threads have none).
+    task_mm: HashMap<TaskId, MmId>,
+}
+
+impl Machine {
+    /// Build a machine from a preset.
+    pub fn new(cfg: MachineConfig) -> Result<Self> {
+        if cfg.nr_cpus == 0 || cfg.nr_cpus > 8192 {
+            return Err(Error::Usage(format!("nr_cpus = {} must be in 1..=8192", cfg.nr_cpus)));
+        }
+        let mut pmus = PmuRegistry::new();
+        match cfg.preset.as_str() {
+            "software-only" => {
+                pmus.register(Box::new(SoftwarePmu))?;
+                pmus.register(Box::new(ClockPmu::cpu_clock()))?;
+                pmus.register(Box::new(ClockPmu::task_clock()))?;
+            }
+            other => {
+                let known: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+                return Err(Error::Usage(format!("unknown machine preset {other:?} (known: {})", known.join(", "))));
+            }
+        }
+        Ok(Machine {
+            preset: cfg.preset,
+            nr_cpus: cfg.nr_cpus,
+            online: vec![true; cfg.nr_cpus as usize],
+            tasks: TaskTable::new(cfg.caller.uid),
+            sysctl: cfg.sysctl,
+            caller: cfg.caller,
+            pmus,
+            events: EventArena::default(),
+            last_event_id: 0,
+            address_spaces: OnceLock::new(),
+            task_mm: HashMap::new(),
+        })
+    }
+
+    /// `nr_cpu_ids`.
+    pub fn nr_cpus(&self) -> u32 {
+        self.nr_cpus
+    }
+
+    /// Whether a CPU is online for perf (`perf_cpu_context::online`).
+    pub fn cpu_online(&self, cpu: i32) -> bool {
+        usize::try_from(cpu).ok().and_then(|c| self.online.get(c)).copied().unwrap_or(false)
+    }
+
+    /// Take a CPU offline or bring it back (CPU hotplug as perf sees it).
+    pub fn set_cpu_online(&mut self, cpu: u32, online: bool) -> Result<()> {
+        let slot = self
+            .online
+            .get_mut(cpu as usize)
+            .ok_or_else(|| Error::Usage(format!("cpu = {cpu} is not a CPU of this machine (0..{})", self.nr_cpus)))?;
+        *slot = online;
+        Ok(())
+    }
+
+    /// The next `event->id` (machine-wide, from 1).
+    pub(crate) fn next_event_id(&mut self) -> u64 {
+        self.last_event_id += 1;
+        self.last_event_id
+    }
+
+    /// Whether an event has a mapped ring buffer (none can be mapped in this build yet).
+    pub fn has_ring_buffer(&self, _event: EventId) -> bool {
+        false
+    }
+
+    /// Whether `fd` names a cgroup directory (this build models no cgroup fds yet).
+    pub fn cgroup_fd_valid(&self, _fd: i32) -> bool {
+        false
+    }
+
+    /// `perf_event_open()` with the attr as user memory (see [`perf_event_open`]).
+    pub fn perf_event_open(
+        &mut self,
+        user_attr: &mut [u8],
+        pid: i32,
+        cpu: i32,
+        group: Option<EventId>,
+        flags: u64,
+    ) -> Result<EventId> {
+        perf_event_open(self, user_attr, OpenArgs { pid, cpu, group, flags })
+    }
+
+    /// The machine's address spaces (`init_mm` plus one mm per user task), created on first use.
+    pub fn address_spaces(&self) -> Result<&Arc<AddressSpaces>> {
+        if let Some(a) = self.address_spaces.get() {
+            return Ok(a);
+        }
+        let a = Arc::new(AddressSpaces::new(MmConfig::default())?);
+        Ok(self.address_spaces.get_or_init(|| a))
+    }
+
+    /// The task with this pid (0 = the caller).
+    pub fn task_by_pid(&self, pid: i32) -> Result<TaskId> {
+        if pid == 0 {
+            return Ok(self.tasks.current());
+        }
+        self.tasks.by_tid(pid).ok_or_else(|| Error::NotFound(format!("no task with pid {pid}")))
+    }
+
+    /// `task->mm`: a user task's address space (made on first use), None for a kernel thread.
+    pub fn task_mm(&mut self, t: TaskId) -> Result<Option<MmId>> {
+        if self.tasks.get(t)?.kernel_thread {
+            return Ok(None);
+        }
+        if let Some(mm) = self.task_mm.get(&t) {
+            return Ok(Some(*mm));
+        }
+        let mm = self.address_spaces()?.new_mm()?;
+        self.task_mm.insert(t, mm);
+        Ok(Some(mm))
+    }
+
+    /// What the page-size walk sees when `t` is current (`current->mm`, kernel-thread flag).
+    pub fn task_mm_view(&mut self, t: TaskId) -> Result<TaskMmView> {
+        Ok(match self.task_mm(t)? {
+            Some(mm) => TaskMmView::user(mm),
+            None => TaskMmView::kernel_thread(None),
+        })
+    }
+
+    /// `mmap()` in a user task's address space.
+    pub fn mmap(
+        &mut self,
+        t: TaskId,
+        addr: u64,
+        length: u64,
+        page_size: u64,
+        kind: MapKind,
+        populate: bool,
+    ) -> Result<()> {
+        let mm = self.user_mm(t)?;
+        self.address_spaces()?.mmap(mm, addr, length, page_size, kind, populate)
+    }
+
+    /// `munmap()` (whole or partial) in a user task's address space.
+    pub fn munmap(&mut self, t: TaskId, addr: u64, length: u64) -> Result<()> {
+        let mm = self.user_mm(t)?;
+        self.address_spaces()?.munmap(mm, addr, length)
+    }
+
+    /// THP collapse of 4 KiB pages into 2 MiB leaves; returns the number of 2 MiB blocks made.
+    pub fn collapse(&mut self, t: TaskId, addr: u64, length: u64) -> Result<u64> {
+        let mm = self.user_mm(t)?;
+        self.address_spaces()?.collapse(mm, addr, length)
+    }
+
+    /// THP split of the 2 MiB leaf holding `addr`; returns whether one was split.
+    pub fn split(&mut self, t: TaskId, addr: u64) -> Result<bool> {
+        let mm = self.user_mm(t)?;
+        self.address_spaces()?.split(mm, addr)
+    }
+
+    /// `perf_get_page_size()` for a sample taken while `t` runs: 4K/2M/1G, or 0 when unmapped.
+    pub fn page_size(&mut self, t: TaskId, addr: u64) -> Result<u64> {
+        let view = self.task_mm_view(t)?;
+        Ok(self.address_spaces()?.perf_get_page_size(view, addr))
+    }
+
+    fn user_mm(&mut self, t: TaskId) -> Result<MmId> {
+        self.task_mm(t)?.ok_or_else(|| {
+            let pid = self.tasks.get(t).map(|x| x.pid).unwrap_or(-1);
+            Error::Usage(format!("pid {pid} is a kernel thread: it has no user address space"))
+        })
+    }
+
+    /// `close()` of an event fd: a leader's siblings become singleton groups
+    /// (`perf_group_detach()`), a sibling leaves its group.
+    pub fn close(&mut self, id: EventId) -> Result<()> {
+        let ev = self.events.remove(id)?;
+        if ev.group_leader == id {
+            for s in ev.siblings {
+                if let Ok(sev) = self.events.get_mut(s) {
+                    sev.group_leader = s;
+                }
+            }
+        } else if let Ok(l) = self.events.get_mut(ev.group_leader) {
+            l.siblings.retain(|s| *s != id);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,43 @@
+"""The command line: --version and the demo report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import perfcore
+from perfcore import cli
+
+
+def test_version(capsys) -> None:  # type: ignore[no-untyped-def]
+    try:
+        cli.main(["--version"])
+    except SystemExit as e:
+        assert e.code == 0
+    assert capsys.readouterr().out.strip() == f"perfcore {perfcore.__version__}"
+
+
+def test_demo_json_reports_model_answers() -> None:
+    out = subprocess.run([sys.executable, "-m", "perfcore.cli", "demo", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    rep = json.loads(out)
+    rows = {r["case"]: r["result"] for r in rep["perf_event_open"]}
+    assert rows["task-clock, counting"].startswith("ok")
+    assert "E2BIG" in rows["attr.size 63"]
+    assert "EOVERFLOW" in rows["sample_max_stack 200 > 127"]
+    assert [p["name"] for p in rep["machine"]["pmus"]] == ["software", "cpu_clock", "task_clock"]
+
+
+def test_demo_reports_slab_memory_and_page_sizes() -> None:
+    out = subprocess.run([sys.executable, "-m", "perfcore.cli", "demo", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    rep = json.loads(out)
+    mem = {r["allocator"].split("(")[0]: r for r in rep["task_data_memory_10k_threads"]}
+    # SLUB arithmetic (spec B.3): 788 -> stride 832, 39 per order-3 slab at 8 CPUs; kmalloc-1k 32 per slab
+    assert (mem["kmem_cache"]["stride"], mem["kmem_cache"]["objects_per_slab"]) == (832, 39)
+    assert mem["kmem_cache"]["slabs"] == -(-10_000 // 39)
+    assert (mem["kmalloc"]["stride"], mem["kmalloc"]["objects_per_slab"]) == (1024, 32)
+    sizes = {r["where"]: r["data_page_size"] for r in rep["data_page_size"]}
+    assert sizes == {"heap (4K pages)": 4096, "THP-collapsed anon": 2 << 20, "hugetlb 1G": 1 << 30,
+                     "unmapped": 0, "kernel text from a kthread": 2 << 20, "user address from a kthread": 0}
