@@ -63,7 +63,17 @@ fn round_robin_gives_each_of_k_groups_one_kth_within_one_interval() {
         let mut next = 0;
         // Each group fills all 4 GP counters: one group at a time fits.
         let leaders: Vec<u32> = (0..k)
-            .map(|_| group(&mut e, &mut next, core[0], &["branches", "branch-misses", "cache-misses", "cache-references"], Some(100), -1, false))
+            .map(|_| {
+                group(
+                    &mut e,
+                    &mut next,
+                    core[0],
+                    &["branches", "branch-misses", "cache-misses", "cache-references"],
+                    Some(100),
+                    -1,
+                    false,
+                )
+            })
             .collect();
         e.switch_in(0, 100).unwrap();
         for _ in 0..(7 * k) {
@@ -145,8 +155,12 @@ fn pinned_before_flexible_and_pinned_failure_is_error_until_reenabled() {
     // Make room, re-enable: recovers.
     e.disable(cpu_pinned).unwrap();
     e.enable(task_pinned).unwrap();
-    if let SchedPmuKind::Core(c) = &e.pmus[p as usize].kind { eprintln!("PMU cpu0: {:?}", c.cpu_state(0)); }
-    for i in 0..next { eprintln!("{i}: {:?} leader {}", e.ev(i).unwrap().state, e.ev(i).unwrap().leader); }
+    if let SchedPmuKind::Core(c) = &e.pmus[p as usize].kind {
+        eprintln!("PMU cpu0: {:?}", c.cpu_state(0));
+    }
+    for i in 0..next {
+        eprintln!("{i}: {:?} leader {}", e.ev(i).unwrap().state, e.ev(i).unwrap().leader);
+    }
     e.check_invariants().unwrap();
     assert_eq!(e.ev(task_pinned).unwrap().state, EventState::Active);
     assert_eq!(e.read_bytes(task_pinned).unwrap().len(), 24);

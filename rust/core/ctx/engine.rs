@@ -349,13 +349,19 @@ impl Engine {
         if let Some(l) = spec.group_leader {
             let leader = self.ev(l)?;
             if leader.leader != l {
-                return Err(Error::perf(Errno::EINVAL, format!("group_fd names event {l}, which is not a group leader")));
+                return Err(Error::perf(
+                    Errno::EINVAL,
+                    format!("group_fd names event {l}, which is not a group leader"),
+                ));
             }
             if leader.ctx != ctx || leader.spec.cpu != spec.cpu {
                 return Err(Error::perf(Errno::EINVAL, "group leader is in another context or on another cpu"));
             }
             if spec.pinned || spec.exclusive {
-                return Err(Error::perf(Errno::EINVAL, "attr.pinned/attr.exclusive are only allowed on a group leader"));
+                return Err(Error::perf(
+                    Errno::EINVAL,
+                    "attr.pinned/attr.exclusive are only allowed on a group leader",
+                ));
             }
             let leader_epc_pmu = self.epcs[leader.epc.0 as usize].pmu;
             let leader_group_sw = self.pmus[leader_epc_pmu as usize].is_software();
@@ -386,7 +392,10 @@ impl Engine {
         }
         if let (Some(desc), false) = (self.pmus[spec.pmu as usize].core_desc(), spec.cpu < 0) {
             if desc.hybrid && desc.filter(spec.cpu as u32) {
-                return Err(Error::perf(Errno::ENOENT, format!("cpu = {} is not a CPU of PMU {}", spec.cpu, desc.name)));
+                return Err(Error::perf(
+                    Errno::ENOENT,
+                    format!("cpu = {} is not a CPU of PMU {}", spec.cpu, desc.name),
+                ));
             }
         }
         if move_group {

@@ -426,7 +426,11 @@ impl Engine {
         let cg = self.task_cgroup.get(&task).copied();
         let cctx = self.cpu_ctx[cpu as usize];
         if cg != self.cpu_cgrp[cpu as usize] {
-            let has_cg = self.ctxs[cctx.0 as usize].pinned.iter().chain(self.ctxs[cctx.0 as usize].flexible.iter()).any(|(_, k, _)| k.cgroup.is_some());
+            let has_cg = self.ctxs[cctx.0 as usize]
+                .pinned
+                .iter()
+                .chain(self.ctxs[cctx.0 as usize].flexible.iter())
+                .any(|(_, k, _)| k.cgroup.is_some());
             if has_cg {
                 self.ctx_sched_out(cctx, EVENT_ALL);
             }
@@ -591,7 +595,8 @@ impl Engine {
     /// Advance machine time by `ns`, firing mux timers (`perf_mux_hrtimer_handler()`) at
     /// their expiry times in order.
     pub fn advance(&mut self, ns: u64) -> Result<()> {
-        let target = self.now.checked_add(ns).ok_or_else(|| Error::Usage(format!("advance({ns}) overflows the clock")))?;
+        let target =
+            self.now.checked_add(ns).ok_or_else(|| Error::Usage(format!("advance({ns}) overflows the clock")))?;
         loop {
             let next = self
                 .cpcs

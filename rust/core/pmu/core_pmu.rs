@@ -403,3 +403,48 @@ mod tests {
         assert!(pmus[1].filter(0));
     }
 }
+
+/// The open-time face of a core PMU for the machine's PMU registry: `x86_pmu_event_init()` /
+/// `armpmu_event_init()` (an event the table does not know is -ENOENT; a CPU-bound event on a
+/// CPU outside a hybrid PMU's mask is -ENOENT).
+#[derive(Clone, Debug)]
+pub struct CorePmuDriver {
+    /// The PMU's description.
+    pub desc: CorePmuDesc,
+}
+
+impl super::Pmu for CorePmuDriver {
+    fn name(&self) -> &str {
+        self.desc.name
+    }
+
+    fn requested_type(&self) -> Option<u32> {
+        Some(self.desc.type_)
+    }
+
+    fn capabilities(&self) -> u32 {
+        if self.desc.extended_hw_type {
+            super::caps::EXTENDED_HW_TYPE
+        } else {
+            0
+        }
+    }
+
+    fn task_ctx_nr(&self) -> super::TaskCtxNr {
+        super::TaskCtxNr::Hardware
+    }
+
+    fn event_init(&self, attr: &crate::abi::attr::PerfEventAttr, own_type: u32, cpu: i32) -> Result<()> {
+        let t = attr.type_;
+        if !(t == PERF_TYPE_HARDWARE || t == PERF_TYPE_HW_CACHE || t == own_type) {
+            return Err(Error::perf(
+                Errno::ENOENT,
+                format!("attr.type = {t} is not an event type of PMU {}", self.desc.name),
+            ));
+        }
+        if cpu >= 0 && self.desc.hybrid && self.desc.filter(cpu as u32) {
+            return Err(Error::perf(Errno::ENOENT, format!("cpu = {cpu} is not a CPU of PMU {}", self.desc.name)));
+        }
+        self.desc.constraint_for(t, attr.config & crate::abi::types::PERF_HW_EVENT_MASK).map(|_| ())
+    }
+}
