@@ -3,6 +3,12 @@
 //! handle for the tree, by key for the map — each structure's natural removal) and
 //! first(cpu, pmu, cgroup) + iterate that subtree, at 16, 1024 and 16384 groups.
 //! Keys as in spec anchors §2.1: cpu random in {0, 1}, cgroup in 0..7, one PMU.
+//!
+//! Part 2: a full context switch on the engine — `switch_in(cpu 0, A)` then
+//! `switch_in(cpu 0, B)`, each doing `ctx_sched_out` of the previous task's context and
+//! `ctx_sched_in` of the next one — with 1, 4, 16, 64 events per task (independent software
+//! events, and one group), as in spec anchors §1.3 (the kernel pays ~63 ns per event per
+//! switch independent, ~48 ns grouped). Reported per switch; divide by the event count.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use perfcore::ctx::groups::{GroupKey, GroupTree};
@@ -124,5 +130,47 @@ fn group_tree(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, group_tree);
+fn context_switch(c: &mut Criterion) {
+    use perfcore::ctx::{Engine, EventSpec, SchedPmuKind};
+    let mut g = c.benchmark_group("ctx_switch");
+    for grouped in [false, true] {
+        for n in [1u32, 4, 16, 64] {
+            let mut e = Engine::new(2);
+            let sw = e.add_pmu(1, "software", SchedPmuKind::Software);
+            let mut id = 0;
+            for task in [1u32, 2] {
+                let leader = id;
+                for i in 0..n {
+                    let spec = EventSpec {
+                        task: Some(task),
+                        cpu: -1,
+                        pmu: sw,
+                        constraint: None,
+                        pinned: false,
+                        exclusive: false,
+                        disabled: false,
+                        group_leader: (grouped && i > 0).then_some(leader),
+                        cgroup: None,
+                        kind: "task-clock".into(),
+                        read_format: 0,
+                        id: u64::from(id),
+                    };
+                    e.install(id, spec).unwrap();
+                    id += 1;
+                }
+            }
+            g.throughput(Throughput::Elements(2));
+            let name = if grouped { "group" } else { "independent" };
+            g.bench_function(format!("{name}/{n}_events"), |b| {
+                b.iter(|| {
+                    e.switch_in(0, 1).unwrap();
+                    e.switch_in(0, 2).unwrap();
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, group_tree, context_switch);
 criterion_main!(benches);

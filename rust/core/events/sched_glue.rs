@@ -195,4 +195,10 @@ impl Machine {
     pub fn sched_state(&self, eid: EventId) -> Result<EventState> {
         Ok(self.sched.ev(eid.0)?.state)
     }
+
+    /// Check the scheduling invariants (counters never over-committed, groups all-or-nothing,
+    /// running <= enabled, active lists consistent); a violation is an internal error.
+    pub fn sched_check(&self) -> Result<()> {
+        self.sched.check_invariants().map_err(Error::Internal)
+    }
 }

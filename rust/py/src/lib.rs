@@ -7,6 +7,7 @@ mod errors;
 mod guard;
 mod machine;
 mod mm;
+mod sched;
 mod slab;
 
 use pyo3::prelude::*;
