@@ -52,7 +52,7 @@ fn group_tree(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function("rbtree_insert", |b| {
             b.iter_batched_ref(
-                || GroupTree::<u32>::new(),
+                GroupTree::<u32>::new,
                 |t| {
                     for (i, &(cpu, p, cg)) in k.iter().enumerate() {
                         black_box(t.insert(cpu, p, cg, i as u32));

@@ -80,7 +80,7 @@ proptest! {
                     // rotate_ctx(): delete + insert moves the group to the tail of its subtree.
                     if let Some((k, _)) = m.delete(i) {
                         m.insert(k.cpu, k.pmu, k.cgroup);
-                        let last = m.oracle.iter().filter(|(x, _)| (x.cpu, x.pmu, x.cgroup) == (k.cpu, k.pmu, k.cgroup)).last().unwrap();
+                        let last = m.oracle.iter().rfind(|(x, _)| (x.cpu, x.pmu, x.cgroup) == (k.cpu, k.pmu, k.cgroup)).unwrap();
                         prop_assert_eq!(last.1, m.next_val - 1, "rotated group is last in its subtree");
                     }
                 }

@@ -12,7 +12,7 @@
 //! `_perf_event_enable()` / `__perf_event_disable()`, `perf_rotate_context()`,
 //! `ctx_event_to_rotate()`, `rotate_ctx()`, `perf_mux_hrtimer_handler()`,
 //! `__perf_update_times()` / `perf_event_set_state()` (enabled while the effective state is
-//! >= INACTIVE, running while ACTIVE, lazily against the context clock) and the context-switch
+//! at least INACTIVE, running while ACTIVE, lazily against the context clock) and the context-switch
 //! hooks `perf_event_context_sched_in()` / `_out()` (slow path) with `perf_cgroup_switch()`.
 //! Spec: context-and-scheduling.md §3, §4, §5, §6.1-6.3.
 //!
