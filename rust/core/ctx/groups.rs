@@ -34,6 +34,55 @@ pub struct GroupKey {
     pub group_index: u64,
 }
 
+/// The tree's internal key: [`GroupKey`] packed into three `u64` words whose lexicographic
+/// order is exactly `GroupKey`'s (cpu biased by 2^31 so -1 sorts first, then pmu; cgroup
+/// `None` as 0 and `Some(id)` as id + 1; group_index). Three word compares instead of four
+/// field compares with an `Option`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Packed {
+    cpu_pmu: u64,
+    cg: u64,
+    idx: u64,
+}
+
+#[inline]
+fn pack_cpu_pmu(cpu: i32, pmu: u32) -> u64 {
+    ((cpu as i64 + (1i64 << 31)) as u64) << 32 | u64::from(pmu)
+}
+
+#[inline]
+fn pack_cg(cg: Option<u64>) -> u64 {
+    // ids are < u64::MAX in practice; saturate so the order stays monotone.
+    cg.map_or(0, |c| c.saturating_add(1))
+}
+
+impl Packed {
+    #[inline]
+    fn new(k: &GroupKey) -> Self {
+        Packed { cpu_pmu: pack_cpu_pmu(k.cpu, k.pmu), cg: pack_cg(k.cgroup), idx: k.group_index }
+    }
+
+    #[inline]
+    fn cpu(&self) -> i32 {
+        ((self.cpu_pmu >> 32) as i64 - (1i64 << 31)) as i32
+    }
+
+    #[inline]
+    fn pmu(&self) -> u32 {
+        self.cpu_pmu as u32
+    }
+
+    #[inline]
+    fn key(&self) -> GroupKey {
+        GroupKey {
+            cpu: self.cpu(),
+            pmu: self.pmu(),
+            cgroup: if self.cg == 0 { None } else { Some(self.cg - 1) },
+            group_index: self.idx,
+        }
+    }
+}
+
 /// Counters a tree walk adds to (engine statistics: "tree visits").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VisitStats {
@@ -58,7 +107,7 @@ impl VisitStats {
 /// carries (an event id in the engine).
 #[derive(Clone, Debug)]
 pub struct GroupTree<V> {
-    tree: RbTree<GroupKey, V>,
+    tree: RbTree<Packed, V>,
     index: u64,
 }
 
@@ -69,26 +118,27 @@ impl<V: Copy + Default> Default for GroupTree<V> {
 }
 
 #[inline]
-fn cmp_subtree(node: &GroupKey, cpu: i32, pmu: Option<u32>, cgroup: Option<u64>) -> Ordering {
+fn cmp_subtree(node: &Packed, cpu: i32, pmu: Option<u32>, cgroup: Option<u64>) -> Ordering {
     // How `node` orders against the search key {cpu, pmu, cgroup} (`__group_cmp()` reversed:
-    // Less means the node sorts before the key).
-    match node.cpu.cmp(&cpu) {
-        Ordering::Equal => {}
-        o => return o,
+    // Less means the node sorts before the key). A `None` pmu matches every PMU.
+    match pmu {
+        Some(p) => (node.cpu_pmu, node.cg).cmp(&(pack_cpu_pmu(cpu, p), pack_cg(cgroup))),
+        None => match node.cpu().cmp(&cpu) {
+            Ordering::Equal => node.cg.cmp(&pack_cg(cgroup)),
+            o => o,
+        },
     }
-    if let Some(p) = pmu {
-        match node.pmu.cmp(&p) {
-            Ordering::Equal => {}
-            o => return o,
-        }
-    }
-    node.cgroup.cmp(&cgroup)
 }
 
 impl<V: Copy + Default> GroupTree<V> {
     /// An empty tree (`perf_event_groups_init()`: index 0).
     pub fn new() -> Self {
         GroupTree { tree: RbTree::new(), index: 0 }
+    }
+
+    /// An empty tree with arena room for `n` leaders (no reallocation until then).
+    pub fn with_capacity(n: usize) -> Self {
+        GroupTree { tree: RbTree::with_capacity(n), index: 0 }
     }
 
     /// Number of leaders in the tree.
@@ -111,18 +161,18 @@ impl<V: Copy + Default> GroupTree<V> {
     pub fn insert(&mut self, cpu: i32, pmu: u32, cgroup: Option<u64>, val: V) -> (NodeId, GroupKey) {
         self.index += 1;
         let key = GroupKey { cpu, pmu, cgroup, group_index: self.index };
-        (self.tree.insert(key, val), key)
+        (self.tree.insert(Packed::new(&key), val), key)
     }
 
     /// Remove a leader by handle (`perf_event_groups_delete()`); the caller resets the event's
     /// group_index to 0. `None` for a stale handle.
     pub fn delete(&mut self, node: NodeId) -> Option<(GroupKey, V)> {
-        self.tree.remove(node)
+        self.tree.remove(node).map(|(k, v)| (k.key(), v))
     }
 
     /// Key of a live node.
     pub fn key(&self, node: NodeId) -> GroupKey {
-        *self.tree.key(node)
+        self.tree.key(node).key()
     }
 
     /// Value of a live node.
@@ -153,12 +203,13 @@ impl<V: Copy + Default> GroupTree<V> {
         // Any PMU: within the cpu range the order is (pmu, cgroup), so jump PMU by PMU.
         let mut p = 0u32;
         loop {
-            let n = self.tree.lower_bound_by(|k| (k.cpu, k.pmu, k.cgroup).cmp(&(cpu, p, cgroup)));
+            let target = (pack_cpu_pmu(cpu, p), pack_cg(cgroup));
+            let n = self.tree.lower_bound_by(|k| (k.cpu_pmu, k.cg).cmp(&target));
             stats.probes += 1;
             if n.is_nil() {
                 return n;
             }
-            let k = self.tree.key(n);
+            let k = self.tree.key(n).key();
             if k.cpu != cpu {
                 return NodeId::NIL;
             }
@@ -186,7 +237,12 @@ impl<V: Copy + Default> GroupTree<V> {
         if n.is_nil() {
             return n;
         }
-        if cmp_subtree(self.tree.key(n), k.cpu, pmu, k.cgroup) == Ordering::Equal {
+        let nk = self.tree.key(n);
+        let same = match pmu {
+            Some(p) => nk.cpu_pmu == pack_cpu_pmu(k.cpu(), p) && nk.cg == k.cg,
+            None => nk.cpu() == k.cpu() && nk.cg == k.cg,
+        };
+        if same {
             n
         } else {
             NodeId::NIL
@@ -196,12 +252,13 @@ impl<V: Copy + Default> GroupTree<V> {
     /// The first node of `{cpu, pmu}` ignoring cgroup (`__group_cmp_ignore_cgroup()`, used by
     /// `ctx_event_to_rotate()`).
     pub fn first_ignore_cgroup(&self, cpu: i32, pmu: u32) -> NodeId {
-        self.tree.find_first_by(|k| (k.cpu, k.pmu).cmp(&(cpu, pmu))).0
+        let target = pack_cpu_pmu(cpu, pmu);
+        self.tree.find_first_by(|k| k.cpu_pmu.cmp(&target)).0
     }
 
     /// Whole-tree in-order iteration (`perf_event_groups_for_each()`).
     pub fn iter(&self) -> impl Iterator<Item = (NodeId, GroupKey, V)> + '_ {
-        self.tree.iter().map(|(n, k, v)| (n, *k, v))
+        self.tree.iter().map(|(n, k, v)| (n, k.key(), v))
     }
 
     /// The red-black and order invariants (see [`RbTree::check`]) plus: every group_index is
@@ -248,7 +305,7 @@ impl<V: Copy + Default> GroupTree<V> {
             for &(cpu, cg) in heads {
                 let h = self.first_counted(cpu, Some(pmu), cg, stats);
                 if !h.is_nil() {
-                    inline[n] = (self.tree.key(h).group_index, h);
+                    inline[n] = (self.tree.key(h).idx, h);
                     n += 1;
                 }
             }
@@ -257,7 +314,7 @@ impl<V: Copy + Default> GroupTree<V> {
             for &(cpu, cg) in heads {
                 let h = self.first_counted(cpu, Some(pmu), cg, stats);
                 if !h.is_nil() {
-                    spill.push((self.tree.key(h).group_index, h));
+                    spill.push((self.tree.key(h).idx, h));
                 }
             }
             n = spill.len();
@@ -277,7 +334,7 @@ impl<V: Copy + Default> GroupTree<V> {
                 len -= 1;
                 heap[0] = heap[len];
             } else {
-                heap[0] = (self.tree.key(nx).group_index, nx);
+                heap[0] = (self.tree.key(nx).idx, nx);
             }
             sift_down(heap, len, 0);
         }
