@@ -151,8 +151,8 @@ impl Engine {
             return;
         }
         self.event_sched_out(l);
-        let sibs = self.e(l).siblings.clone();
-        for s in sibs {
+        for i in 0..self.e(l).siblings.len() {
+            let s = self.e(l).siblings[i];
             self.event_sched_out(s);
         }
     }
@@ -180,9 +180,10 @@ impl Engine {
             self.stats.txn_failed += 1;
             return false;
         }
-        let sibs = self.e(l).siblings.clone();
+        let n = self.e(l).siblings.len();
         let mut failed_at = None;
-        for (i, &s) in sibs.iter().enumerate() {
+        for i in 0..n {
+            let s = self.e(l).siblings[i];
             if !self.event_sched_in(s, cpu) {
                 failed_at = Some(i);
                 break;
@@ -191,8 +192,9 @@ impl Engine {
         if failed_at.is_none() && self.txn(pmu, cpu, 1) {
             return true;
         }
-        let upto = failed_at.unwrap_or(sibs.len());
-        for &s in &sibs[..upto] {
+        let upto = failed_at.unwrap_or(n);
+        for i in 0..upto {
+            let s = self.e(l).siblings[i];
             self.event_sched_out(s);
         }
         self.event_sched_out(l);
@@ -311,10 +313,10 @@ impl Engine {
             return;
         }
         self.stats.ctx_sched_in += 1;
-        let epcs = self.ctxs[ctx.0 as usize].epcs.clone();
         for kind in [EVENT_PINNED, EVENT_FLEXIBLE] {
             if changed & kind != 0 {
-                for &epc in &epcs {
+                for i in 0..self.ctxs[ctx.0 as usize].epcs.len() {
+                    let epc = self.ctxs[ctx.0 as usize].epcs[i];
                     self.pmu_groups_sched_in(ctx, epc, kind == EVENT_PINNED, cpu);
                 }
             }
@@ -328,16 +330,24 @@ impl Engine {
                 self.cpcs[i].task_epc = None;
             }
         }
-        if changed & EVENT_PINNED != 0 {
-            while let Some(&l) = self.epcs[epc.0 as usize].pinned_active.first() {
+        // Take each active list whole (every leader on it leaves), so each event_sched_out()
+        // finds an empty list instead of searching it: O(n), not O(n^2).
+        for pinned in [true, false] {
+            if changed & (if pinned { EVENT_PINNED } else { EVENT_FLEXIBLE }) == 0 {
+                continue;
+            }
+            let mut list = std::mem::take(self.epcs[epc.0 as usize].active_list(pinned));
+            for &l in &list {
                 self.group_sched_out(l);
             }
-        }
-        if changed & EVENT_FLEXIBLE != 0 {
-            while let Some(&l) = self.epcs[epc.0 as usize].flexible_active.first() {
-                self.group_sched_out(l);
+            list.clear();
+            let slot = self.epcs[epc.0 as usize].active_list(pinned);
+            if slot.is_empty() {
+                *slot = list; // keep the capacity
             }
-            self.epcs[epc.0 as usize].rotate_necessary = false;
+            if !pinned {
+                self.epcs[epc.0 as usize].rotate_necessary = false;
+            }
         }
     }
 
@@ -367,8 +377,8 @@ impl Engine {
         }
         self.stats.ctx_sched_out += 1;
         let clear = if is_task && now_inactive { cpu } else { None };
-        let epcs = self.ctxs[ctx.0 as usize].epcs.clone();
-        for epc in epcs {
+        for i in 0..self.ctxs[ctx.0 as usize].epcs.len() {
+            let epc = self.ctxs[ctx.0 as usize].epcs[i];
             self.pmu_ctx_sched_out(epc, changed, clear);
         }
     }
