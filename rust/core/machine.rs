@@ -19,8 +19,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 /// Names of the machine presets this build knows, with a one-line description.
-pub const PRESETS: &[(&str, &str)] =
-    &[("software-only", "software PMUs only (software, cpu_clock, task_clock), like a KVM guest without a vPMU")];
+pub const PRESETS: &[(&str, &str)] = &[
+    ("software-only", "software PMUs only (software, cpu_clock, task_clock), like a KVM guest without a vPMU"),
+    ("intel-icx", "software PMUs + Intel Ice Lake server core PMU `cpu` (8 GP + 4 fixed counters)"),
+    ("intel-skl-ht", "software PMUs + Intel Skylake core PMU `cpu` with SMT on (4 GP + 3 fixed)"),
+    ("amd-zen", "software PMUs + AMD Zen core PMU `cpu` (6 GP counters, no fixed)"),
+    ("adl-hybrid", "software PMUs + Alder Lake `cpu_core` (CPUs 0-3, 8 GP + 4 fixed) and `cpu_atom` (CPUs 4-7, 6 + 3)"),
+    ("arm-biglittle", "software PMUs + two ARM PMUv3 PMUs (cycle counter + 6 counters), CPUs 0-3 and 4-7"),
+];
 
 /// How to build a machine.
 #[derive(Clone, Debug)]
@@ -51,6 +57,8 @@ pub struct Machine {
     last_event_id: u64,
     /// Page tables of every task (built on first use: most scenarios never look at memory).
     address_spaces: OnceLock<Arc<AddressSpaces>>,
+    /// The event scheduling engine (contexts, epcs, cpcs; `events::sched_glue`).
+    pub sched: crate::ctx::Engine,
     /// `task->mm` of user tasks (kernel threads have none).
     task_mm: HashMap<TaskId, MmId>,
     /// Mapped ring buffers, by event (the kernel-side `event->rb` as mmap() sees it).
@@ -74,12 +82,26 @@ impl Machine {
                 pmus.register(Box::new(ClockPmu::cpu_clock()))?;
                 pmus.register(Box::new(ClockPmu::task_clock()))?;
             }
+            other if crate::pmu::presets::core_pmus(other).is_some() => {
+                pmus.register(Box::new(SoftwarePmu))?;
+                pmus.register(Box::new(ClockPmu::cpu_clock()))?;
+                pmus.register(Box::new(ClockPmu::task_clock()))?;
+                for d in crate::pmu::presets::core_pmus(other).unwrap_or_default() {
+                    pmus.register(Box::new(crate::pmu::core_pmu::CorePmuDriver { desc: d }))?;
+                }
+            }
             other => {
                 let known: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
                 return Err(Error::Usage(format!("unknown machine preset {other:?} (known: {})", known.join(", "))));
             }
         }
+        let mut core = crate::pmu::presets::core_pmus(&cfg.preset).unwrap_or_default();
+        for d in core.iter_mut().filter(|d| !d.hybrid) {
+            d.cpus = (0..cfg.nr_cpus).collect();
+        }
+        let sched = crate::events::sched_glue::engine_for(&pmus, &core, cfg.nr_cpus);
         Ok(Machine {
+            sched,
             preset: cfg.preset,
             nr_cpus: cfg.nr_cpus,
             online: vec![true; cfg.nr_cpus as usize],
@@ -312,6 +334,7 @@ impl Machine {
     pub fn close(&mut self, id: EventId) -> Result<()> {
         let ev = self.events.remove(id)?;
         self.rbs.remove(&id);
+        let _ = self.sched.remove(id.0);
         if ev.group_leader == id {
             for s in ev.siblings {
                 if let Ok(sev) = self.events.get_mut(s) {

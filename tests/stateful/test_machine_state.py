@@ -128,7 +128,13 @@ class MachineModel(RuleBasedStateMachine):
                     s for s, l in self.leader.items() if l == h and s != h)
             else:
                 assert e.siblings == []
-            assert e.state in ("OFF", "INACTIVE")
+            assert e.state in ("OFF", "INACTIVE", "ACTIVE", "ERROR")
+
+    @invariant()
+    def scheduling_invariants_hold(self) -> None:
+        # group trees ordered and red-black, groups all-or-nothing, counters never over-committed,
+        # time_running <= time_enabled: checked by the engine itself, InternalError on violation
+        self.m.check_sched()
 
 
 MachineModel.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=75, deadline=None)

@@ -3,5 +3,6 @@
 pub mod attr_copy;
 pub mod event;
 pub mod open;
+pub mod sched_glue;
 
 pub use event::{Event, EventArena, EventId, EventState};

@@ -199,6 +199,10 @@ pub fn perf_event_open(m: &mut Machine, user_attr: &mut [u8], args: OpenArgs) ->
         lev.siblings.push(eid);
         lev.group_software &= software;
     }
+    if let Err(e) = m.sched_install(eid) {
+        m.sched_install_failed(eid);
+        return Err(e);
+    }
     Ok(eid)
 }
 

@@ -3,8 +3,11 @@
 //! allocation, `perf_init_event()` (type resolution incl. the extended hardware type) and the
 //! generic checks of `perf_try_init_event()`. Facts: spec/context-and-scheduling.md §1.4, §7.
 
+pub mod core_pmu;
+pub mod presets;
 pub mod software;
 pub mod trace;
+pub mod x86_sched;
 
 use crate::abi::attr::PerfEventAttr;
 use crate::abi::sample::PERF_REG_EXTENDED_MASK;

@@ -9,6 +9,7 @@ mod guard;
 mod machine;
 mod mm;
 mod ring;
+mod sched;
 mod slab;
 
 use pyo3::prelude::*;

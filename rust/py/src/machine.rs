@@ -304,6 +304,91 @@ impl PyMachine {
         Ok(m.events.iter().map(|(id, _)| PyEvent { machine: self.inner.clone(), id }).collect())
     }
 
+    // --- event core: scheduling step calls (conversions in sched.rs) ---
+
+    /// Context switch: task `pid` starts running on `cpu` (the previous task is switched out).
+    fn switch_in(&self, cpu: u32, pid: i32) -> PyResult<()> {
+        let mut m = lock(&self.inner)?;
+        guard(|| m.switch_in(cpu, pid))
+    }
+
+    /// The task running on `cpu` is switched out; the CPU goes idle.
+    fn switch_out(&self, cpu: u32) -> PyResult<()> {
+        let mut m = lock(&self.inner)?;
+        guard(|| m.switch_out(cpu))
+    }
+
+    /// Advance machine time by `ns`; multiplexing timers fire at their expiries.
+    fn advance(&self, ns: u64) -> PyResult<()> {
+        let mut m = lock(&self.inner)?;
+        guard(|| m.advance(ns))
+    }
+
+    /// Run the rotation of PMU `pmu` (a name) on `cpu` now; True if something rotated.
+    fn rotate(&self, cpu: u32, pmu: &str) -> PyResult<bool> {
+        let mut m = lock(&self.inner)?;
+        guard(|| m.rotate(cpu, pmu))
+    }
+
+    /// Count rate of `event_name` (`cycles`, `instructions`, `task-clock`, ...) while task `pid`
+    /// runs, per second.
+    fn set_rate(&self, pid: i32, event_name: &str, per_sec: f64) -> PyResult<()> {
+        let mut m = lock(&self.inner)?;
+        guard(|| m.set_rate(pid, event_name, per_sec))
+    }
+
+    /// `read()` decoded as a dict, or None when the event is in ERROR (read returns 0 bytes).
+    fn read<'py>(&self, py: Python<'py>, event: PyRef<'_, PyEvent>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        crate::sched::same_machine(&self.inner, &event)?;
+        let v = {
+            let mut m = lock(&self.inner)?;
+            guard(|| m.read_event_value(event.id))?
+        };
+        v.map(|v| crate::sched::read_dict(py, &v)).transpose()
+    }
+
+    /// `read()` as the exact read_format bytes (empty for an event in ERROR).
+    fn read_bytes<'py>(&self, py: Python<'py>, event: PyRef<'_, PyEvent>) -> PyResult<Bound<'py, PyBytes>> {
+        crate::sched::same_machine(&self.inner, &event)?;
+        let b = {
+            let mut m = lock(&self.inner)?;
+            guard(|| m.read_event(event.id))?
+        };
+        Ok(PyBytes::new(py, &b))
+    }
+
+    /// `PERF_EVENT_IOC_ENABLE`.
+    fn enable(&self, event: PyRef<'_, PyEvent>) -> PyResult<()> {
+        crate::sched::same_machine(&self.inner, &event)?;
+        let mut m = lock(&self.inner)?;
+        guard(|| m.enable_event(event.id))
+    }
+
+    /// `PERF_EVENT_IOC_DISABLE`.
+    fn disable(&self, event: PyRef<'_, PyEvent>) -> PyResult<()> {
+        crate::sched::same_machine(&self.inner, &event)?;
+        let mut m = lock(&self.inner)?;
+        guard(|| m.disable_event(event.id))
+    }
+
+    /// Write a PMU's `perf_event_mux_interval_ms` (< 1 raises PerfError EINVAL).
+    fn set_mux_interval_ms(&self, pmu: &str, ms: i64) -> PyResult<()> {
+        let mut m = lock(&self.inner)?;
+        guard(|| m.set_mux_interval_ms(pmu, ms))
+    }
+
+    /// Check the scheduling invariants; raises InternalError on a violation.
+    fn check_sched(&self) -> PyResult<()> {
+        let m = lock(&self.inner)?;
+        guard(|| m.sched_check())
+    }
+
+    /// Engine statistics (tree visits, sched_in/out calls, failed transactions, rotations).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = lock(&self.inner)?.sched_stats();
+        crate::sched::stats_dict(py, &s)
+    }
+
     fn __repr__(&self) -> PyResult<String> {
         let m = lock(&self.inner)?;
         Ok(format!("Machine(preset={:?}, nr_cpus={}, events={})", m.preset, m.nr_cpus(), m.events.len()))
