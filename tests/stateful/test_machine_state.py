@@ -128,7 +128,9 @@ class MachineModel(RuleBasedStateMachine):
                     s for s, l in self.leader.items() if l == h and s != h)
             else:
                 assert e.siblings == []
-            assert e.state in ("OFF", "INACTIVE", "ACTIVE", "ERROR")
+            # Scheduling (event core): a CPU-wide event is ACTIVE once installed on its
+            # running CPU context; task events stay INACTIVE until their task is switched in.
+            assert e.state in ("OFF", "INACTIVE") or (e.state == "ACTIVE" and e.cpu >= 0)
 
     @invariant()
     def scheduling_invariants_hold(self) -> None:
