@@ -10,6 +10,7 @@ pub mod machine;
 pub mod machine_settings;
 pub mod pmu;
 pub mod task;
+pub mod task_data;
 
 pub use error::{Errno, Error, Result};
 pub use machine::{Machine, MachineConfig};
