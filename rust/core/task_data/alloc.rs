@@ -122,6 +122,12 @@ impl StdBlobAlloc {
         })
     }
 
+    /// For a checked allocator: whether `addr` is a live object of this allocator (None when
+    /// unchecked). Tests use it to prove a reader never holds freed memory.
+    pub fn is_live(&self, addr: usize) -> Option<bool> {
+        self.live_set.as_ref().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).contains(&addr))
+    }
+
     /// Make the allocation attempt number `n` (0-based, counted from now on) fail with ENOMEM.
     pub fn fail_nth(&self, n: u64) {
         self.attempts.store(0, Ordering::SeqCst);

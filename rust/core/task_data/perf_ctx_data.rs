@@ -253,8 +253,9 @@ impl TaskDataTable {
         self.slot(task).map(|s| s.state.load(SeqCst) == ALIVE).unwrap_or(false)
     }
 
+    /// `PF_EXITING` is set at exit and never cleared: exiting and dead tasks both have it.
     pub(super) fn is_exiting(&self, s: &Slot) -> bool {
-        s.state.load(SeqCst) == EXITING
+        matches!(s.state.load(SeqCst), EXITING | DEAD)
     }
 
     pub(super) fn is_alive_slot(s: &Slot) -> bool {
