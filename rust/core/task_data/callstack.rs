@@ -68,7 +68,10 @@ impl CallScript {
     pub fn tchain_edit(main_ns: u64, f1_ns: u64, f2_ns: u64, f3_ns: u64) -> Result<Self> {
         let names = ["main", "f1", "f2", "f3"].map(String::from).to_vec();
         use Op::*;
-        Self::new(names, vec![Work(main_ns), Call(1), Work(f1_ns), Call(2), Work(f2_ns), Call(3), Work(f3_ns), Ret, Ret, Ret])
+        Self::new(
+            names,
+            vec![Work(main_ns), Call(1), Work(f1_ns), Call(2), Work(f2_ns), Call(3), Work(f3_ns), Ret, Ret, Ret],
+        )
     }
 
     /// A noise task: `root` works, calls g1, which calls g2, then both return (pollutes the LBR).

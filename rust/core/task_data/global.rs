@@ -7,8 +7,7 @@
 
 use super::alloc::TaskDataAlloc;
 use super::perf_ctx_data::{
-    dec_and_test, dec_not_one, inc_not_zero, Dec, GlobalWalk, TaskDataTable, PERF_CTX_DATA_KMALLOC,
-    PERF_CTX_DATA_SIZE,
+    dec_and_test, dec_not_one, inc_not_zero, Dec, GlobalWalk, TaskDataTable, PERF_CTX_DATA_KMALLOC, PERF_CTX_DATA_SIZE,
 };
 use super::sync;
 use crate::Result;
@@ -26,9 +25,10 @@ impl TaskDataTable {
         if inc_not_zero(&self.global_ref) {
             return Ok(());
         }
-        let mut start = 0usize;
+        let mut next_start = 0usize;
         'walk: loop {
             let g = self.rcu_read_lock();
+            let start = next_start;
             for i in start..self.slots.len() {
                 let s = &self.slots[i];
                 self.counters.walk_visits.fetch_add(1, SeqCst);
@@ -53,7 +53,7 @@ impl TaskDataTable {
                         self.detach_global_walk();
                         return Err(e);
                     }
-                    start = match self.walk {
+                    next_start = match self.walk {
                         GlobalWalk::Restart => 0,
                         GlobalWalk::SinglePass => i + 1,
                     };
@@ -93,9 +93,7 @@ impl TaskDataTable {
         match dec_and_test(&self.global_ref) {
             Dec::Zero => self.detach_global_walk(),
             Dec::NonZero => {}
-            Dec::Underflow => {
-                return Err(crate::Error::Usage("detach_global_ctx_data without a global user".into()))
-            }
+            Dec::Underflow => return Err(crate::Error::Usage("detach_global_ctx_data without a global user".into())),
         }
         Ok(())
     }

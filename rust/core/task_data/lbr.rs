@@ -147,7 +147,11 @@ impl<'a> LbrBlob<'a> {
     /// View `bytes` with layout `l`; the blob must be at least `l.size` bytes.
     pub fn new(bytes: &'a mut [u8], l: BlobLayout) -> Result<Self> {
         if bytes.len() < l.size {
-            return Err(Error::Usage(format!("lbr blob of {} bytes is smaller than the layout's {}", bytes.len(), l.size)));
+            return Err(Error::Usage(format!(
+                "lbr blob of {} bytes is smaller than the layout's {}",
+                bytes.len(),
+                l.size
+            )));
         }
         Ok(LbrBlob { bytes, l })
     }

@@ -200,7 +200,10 @@ fn validate(p: &StudyParams) -> Result<()> {
         return usage(format!("noise_tasks {} is above 1024", p.noise_tasks));
     }
     if p.duration_ns / p.sample_period_ns > 100_000_000 {
-        return usage(format!("duration_ns {} / sample_period_ns {} exceeds 1e8 samples", p.duration_ns, p.sample_period_ns));
+        return usage(format!(
+            "duration_ns {} / sample_period_ns {} exceeds 1e8 samples",
+            p.duration_ns, p.sample_period_ns
+        ));
     }
     if p.duration_ns / p.slice_ns > 100_000_000 {
         return usage(format!("duration_ns {} / slice_ns {} exceeds 1e8 switches", p.duration_ns, p.slice_ns));

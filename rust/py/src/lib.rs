@@ -6,6 +6,7 @@ mod attr;
 mod errors;
 mod guard;
 mod machine;
+mod task_data;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -65,5 +66,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<attr::PyAttr>()?;
     m.add_class::<machine::PyMachine>()?;
     m.add_class::<machine::PyEvent>()?;
+    task_data::register(m)?;
     Ok(())
 }
