@@ -374,7 +374,8 @@ impl TaskDataTable {
     /// hold one reference on it. Lock-free: allocate first, then publish by compare-and-exchange.
     pub fn attach_task_ctx_data(&self, task: u32, cache: &Arc<dyn TaskDataAlloc>, global: bool) -> Result<()> {
         let s = self.slot(task)?;
-        let new = self.alloc_perf_ctx_data(cache, global, task)?;
+        // The model has no "current CPU" here; the allocation is accounted to CPU 0.
+        let new = self.alloc_perf_ctx_data(cache, global, 0)?;
         let g = self.rcu_read_lock();
         let mut old: *mut PerfCtxData = ptr::null_mut();
         loop {
