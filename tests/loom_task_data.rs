@@ -106,6 +106,10 @@ fn reader_never_sees_freed_memory() {
         let h = thread::spawn(move || {
             let g = t1.rcu_read_lock();
             if let Some(cd) = t1.ctx_data(&g, 0) {
+                // A schedule point while the reader holds the reference (loom only switches
+                // threads at its own operations): the other thread may detach and run a grace
+                // period here.
+                thread::yield_now();
                 assert_eq!(a1.is_live(cd.blob().addr()), Some(true), "reader sees a freed blob");
                 assert!(cd.refcount() <= 1);
             }
