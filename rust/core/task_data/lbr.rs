@@ -1,7 +1,7 @@
 //! Intel LBR in call-stack mode and its per-task save/restore. Models the call-stack behaviour
 //! of `LBR_CALL_STACK` / `ARCH_LBR_CALL_STACK`, intel_pmu_lbr_sched_task(),
 //! __intel_pmu_lbr_save(), __intel_pmu_lbr_restore(), intel_pmu_lbr_reset(),
-//! has_lbr_callstack_users() and the layouts of x86_perf_task_context{,_arch_lbr,
+//! has_lbr_callstack_users(), intel_pmu_lbr_add()/_del() user counting and the layouts of x86_perf_task_context{,_arch_lbr,
 //! _arch_lbr_xsave} (arch/x86/events/intel/lbr.c, arch/x86/events/perf_event.h); facts:
 //! spec/task-data-slab-page-size.md A.3, A.5.
 //!
@@ -333,6 +333,32 @@ impl LbrCpu {
     }
 }
 
+/// `intel_pmu_lbr_add()` for a user + call-stack event: a per-task event (`task_blob` is the
+/// target task's blob) counts in that blob's `lbr_callstack_users`, a CPU-wide one in the global
+/// `x86_pmu.lbr_callstack_users`; either way the CPU's LBR gains a user.
+pub fn lbr_add(cpu: &mut LbrCpu, task_blob: Option<&mut LbrBlob<'_>>, global_users: &mut u64) {
+    match task_blob {
+        Some(b) => {
+            let u = b.users();
+            b.set_users(u.saturating_add(1));
+        }
+        None => *global_users = global_users.saturating_add(1),
+    }
+    cpu.lbr_users = cpu.lbr_users.saturating_add(1);
+}
+
+/// `intel_pmu_lbr_del()`: the reverse of [`lbr_add`] (counts never go below zero).
+pub fn lbr_del(cpu: &mut LbrCpu, task_blob: Option<&mut LbrBlob<'_>>, global_users: &mut u64) {
+    match task_blob {
+        Some(b) => {
+            let u = b.users();
+            b.set_users(u.saturating_sub(1));
+        }
+        None => *global_users = global_users.saturating_sub(1),
+    }
+    cpu.lbr_users = cpu.lbr_users.saturating_sub(1);
+}
+
 /// `has_lbr_callstack_users()`: per-task users in the blob or the global count.
 pub fn has_lbr_callstack_users(blob: &LbrBlob<'_>, global_users: u64) -> bool {
     blob.users() != 0 || global_users != 0
@@ -353,6 +379,26 @@ mod tests {
         assert!(BlobLayout::new(LbrFormat::Legacy, 64).is_err());
         assert!(BlobLayout::new(LbrFormat::ArchMsr, 12).is_err());
         assert!(BlobLayout::new(LbrFormat::ArchMsr, 72).is_err());
+    }
+
+    #[test]
+    fn users_are_counted_per_task_or_globally() {
+        let l = BlobLayout::new(LbrFormat::Legacy, 32).unwrap();
+        let mut bytes = vec![0u8; l.size];
+        let mut cpu = LbrCpu::new(32);
+        let mut global = 0u64;
+        let mut b = LbrBlob::new(&mut bytes, l).unwrap();
+        lbr_add(&mut cpu, Some(&mut b), &mut global);
+        lbr_add(&mut cpu, None, &mut global);
+        assert_eq!((b.users(), global, cpu.lbr_users), (1, 1, 2));
+        assert!(has_lbr_callstack_users(&b, 0));
+        lbr_del(&mut cpu, Some(&mut b), &mut global);
+        assert_eq!((b.users(), global, cpu.lbr_users), (0, 1, 1));
+        assert!(has_lbr_callstack_users(&b, global), "the global user still counts");
+        lbr_del(&mut cpu, None, &mut global);
+        lbr_del(&mut cpu, None, &mut global);
+        assert_eq!((global, cpu.lbr_users), (0, 0));
+        assert!(!has_lbr_callstack_users(&b, global));
     }
 
     #[test]
