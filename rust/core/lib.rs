@@ -15,6 +15,7 @@ pub mod pmu;
 pub mod slab;
 pub mod sync;
 pub mod task;
+pub mod task_data;
 
 pub use error::{Errno, Error, Result};
 pub use machine::{Machine, MachineConfig};

@@ -11,6 +11,7 @@ mod mm;
 mod ring;
 mod sched;
 mod slab;
+mod task_data;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -73,5 +74,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<machine::PyMachine>()?;
     m.add_class::<machine::PyEvent>()?;
     slab::register(m)?;
+    task_data::register(m)?;
     Ok(())
 }
