@@ -41,3 +41,20 @@ def test_demo_reports_slab_memory_and_page_sizes() -> None:
     sizes = {r["where"]: r["data_page_size"] for r in rep["data_page_size"]}
     assert sizes == {"heap (4K pages)": 4096, "THP-collapsed anon": 2 << 20, "hugetlb 1G": 1 << 30,
                      "unmapped": 0, "kernel text from a kthread": 2 << 20, "user address from a kthread": 0}
+
+
+def test_demo_multiplexing_and_callstacks() -> None:
+    out = subprocess.run([sys.executable, "-m", "perfcore.cli", "demo", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    rep = json.loads(out)
+    rows = rep["multiplexing"]["rows"]
+    assert len(rows) == 9
+    # 9 events do not fit 4 GP + 3 fixed counters: some multiplex, and for a constant-rate task
+    # the scaled count (count * enabled / running) is the true count
+    assert any(r["running_percent"] < 100 for r in rows)
+    for r in rows:
+        assert 0 < r["running_percent"] <= 100
+        assert abs(r["scaled"] - r["true"]) <= 1, r
+    cs = {r["mode"].split(",")[0] + r["mode"][-6:]: r["full_percent"] for r in rep["lbr_callstacks"]}
+    full = [r["full_percent"] for r in rep["lbr_callstacks"]]
+    assert full[0] >= 99 and full[2] >= 99 and full[1] < 90, cs

@@ -19,8 +19,13 @@ from perfcore._core import (
     Machine,
     NotFoundError,
     PerfError,
+    RecordFormat,
+    RingBuffer,
+    TaskDataTable,
     UsageError,
     __version__,
+    lbr_callstack_study,
+    task_data_memory,
 )
 from perfcore.mm import check_zero_runs, from_smaps, page_size_histogram
 
@@ -34,12 +39,17 @@ __all__ = [
     "Machine",
     "NotFoundError",
     "PerfError",
+    "RecordFormat",
+    "RingBuffer",
+    "TaskDataTable",
     "UsageError",
     "__version__",
     "abi",
     "check_zero_runs",
     "from_smaps",
+    "lbr_callstack_study",
     "mm",
     "page_size_histogram",
     "slab",
+    "task_data_memory",
 ]

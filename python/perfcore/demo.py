@@ -72,6 +72,56 @@ def _page_sizes() -> list[dict[str, Any]]:
     return [{"where": w, "data_page_size": m.page_size(p_, a)} for w, p_, a in probes]
 
 
+MS = 1_000_000
+# (perf list name, attr type, config, events per second of the task)
+MUX_EVENTS: list[tuple[str, str, int | str, float]] = [
+    ("cycles", "hardware", "cycles", 3.0e9), ("instructions", "hardware", "instructions", 4.5e9),
+    ("ref-cycles", "hardware", "ref-cycles", 2.4e9), ("branches", "hardware", "branches", 9.0e8),
+    ("branch-misses", "hardware", "branch-misses", 4.0e6), ("cache-references", "hardware", "cache-references", 6.0e7),
+    ("cache-misses", "hardware", "cache-misses", 6.0e6), ("l1d_pend_miss.pending", "raw", 0x0148, 5.0e8),
+    ("inst_retired.prec_dist", "raw", 0x01C0, 4.5e9),
+]
+
+
+def _multiplexing(seconds_ms: int = 400) -> dict[str, Any]:
+    """perf-stat-like counts of 9 events on a Skylake core with SMT on (4 GP + 3 fixed
+    counters): the fixed-counter events always count, the others share 4 GP counters (two of
+    them constrained to one counter each), and the scaled value count * enabled / running
+    recovers the true count of a constant-rate task."""
+    m = pc.Machine("intel-skl-ht", nr_cpus=2)
+    pid = m.spawn("app")
+    evs = []
+    for name, type_, config, rate in MUX_EVENTS:
+        m.set_rate(pid, name, rate)
+        evs.append((name, rate, m.perf_event_open(
+            pc.Attr(type=type_, config=config, read_format="total_time_enabled|total_time_running"),
+            pid=pid, cpu=-1)))
+    m.switch_in(0, pid)
+    for _ in range(seconds_ms // 4):
+        m.advance(4 * MS)
+    rows = []
+    for name, rate, ev in evs:
+        r = m.read(ev)
+        assert r is not None
+        running, enabled = r["time_running"], r["time_enabled"]
+        scaled = r["value"] * enabled / running if running else 0.0
+        rows.append({"event": name, "count": r["value"], "scaled": round(scaled),
+                     "true": round(rate * enabled / 1e9), "running_percent": round(100.0 * running / enabled, 2)})
+    return {"seconds": seconds_ms / 1000, "rows": rows, "stats": m.stats()}
+
+
+def _callstacks() -> list[dict[str, Any]]:
+    """Share of full main-f1-f2-f3 LBR call stacks (tchain_edit preempted by 3 tasks)."""
+    out = []
+    for mode, label in [("per_process", "per-process event"),
+                        ("system_wide_pmu_context", "system-wide, task data in the pmu context (6.2-6.14)"),
+                        ("system_wide_task_struct", "system-wide, task data in task_struct (6.15+)")]:
+        r = pc._core.lbr_callstack_study(mode=mode)
+        out.append({"mode": label, "samples": r["samples"], "full_percent": r["full_percent"],
+                    "only_f3": r["shapes"].get("f3", 0)})
+    return out
+
+
 def report() -> dict[str, Any]:
     """Build the demo report as plain data."""
     m = pc.Machine("software-only", nr_cpus=8)
@@ -86,6 +136,8 @@ def report() -> dict[str, Any]:
         "machine": {"preset": m.preset, "nr_cpus": m.nr_cpus, "pmus": m.pmus(), "sysctl": m.sysctl()},
         "perf_event_open": opens,
         "attr_bytes_ver8": pc.Attr(type="software", config="cpu-clock").to_bytes().hex(),
+        "multiplexing": _multiplexing(),
+        "lbr_callstacks": _callstacks(),
         "task_data_memory_10k_threads": _task_data_memory(),
         "data_page_size": _page_sizes(),
     }
@@ -114,6 +166,20 @@ def run(json_output: bool = False) -> int:
     for row in rep["perf_event_open"]:
         t.add_row(row["case"], row["result"])
     con.print(t)
+    mux = rep["multiplexing"]
+    st = Table(title=f"perf stat on intel-skl-ht (4 GP + 3 fixed), {mux['seconds']} s, 9 events, 4 ms rotation")
+    for col in ("event", "count", "scaled", "true", "running %"):
+        st.add_column(col, justify="right" if col != "event" else "left")
+    for row in mux["rows"]:
+        st.add_row(row["event"], f"{row['count']:,}", f"{row['scaled']:,}", f"{row['true']:,}",
+                   f"{row['running_percent']:.2f}%")
+    con.print(st)
+    cs = Table(title="LBR call stacks of tchain_edit preempted by 3 tasks (% full main-f1-f2-f3)")
+    for col in ("mode", "samples", "full %", "only f3"):
+        cs.add_column(col)
+    for row in rep["lbr_callstacks"]:
+        cs.add_row(row["mode"], str(row["samples"]), f"{row['full_percent']:.1f}%", str(row["only_f3"]))
+    con.print(cs)
     mem = Table(title="PMU task data for 10,000 threads (788-byte LBR blob, 64-byte aligned for XSAVE), 8 CPUs")
     for col in ("allocator", "stride", "objects_per_slab", "slabs", "mb", "aligned_64"):
         mem.add_column(col)
@@ -134,6 +200,10 @@ def _print_plain(rep: dict[str, Any]) -> None:
     print(f"perfcore {pc.__version__}: preset {mach['preset']}, {mach['nr_cpus']} CPUs")
     for row in rep["perf_event_open"]:
         print(f"  {row['case']:<40} {row['result']}")
+    for row in rep["multiplexing"]["rows"]:
+        print(f"  {row['event']:<20} {row['count']:>14,} scaled {row['scaled']:>14,} ({row['running_percent']:.2f}%)")
+    for row in rep["lbr_callstacks"]:
+        print(f"  {row['mode']:<55} {row['full_percent']:.1f}% full stacks")
     for row in rep["task_data_memory_10k_threads"]:
         print(f"  {row['allocator']:<40} {row['mb']} MB in {row['slabs']} slabs")
     for row in rep["data_page_size"]:
