@@ -78,3 +78,27 @@ def test_mlock_limit_for_an_unprivileged_user() -> None:
     with pytest.raises(pc.PerfError) as info:
         ev2.mmap(4096)
     assert info.value.errno == errno.EPERM
+
+
+def test_aux_area_of_a_trace_event() -> None:
+    """spec §3.3: the AUX area is mapped after the data ring; its size must be a power of two
+    unless the machine lifts the rule; the ring object gets the AUX pages."""
+    m = pc.Machine(trace_pmu=True)
+    trace_type = next(p["type"] for p in m.pmus() if p["name"] == "trace")
+    ev = m.perf_event_open(pc.Attr(type=trace_type, config=0), pid=0)
+    assert ev.pmu == "trace"
+    rb = ev.mmap(4)
+    with pytest.raises(pc.PerfError) as info:
+        ev.mmap_aux(3)
+    assert info.value.errno == errno.EINVAL
+    ev.mmap_aux(8)
+    page = rb.user_page()
+    assert (page["aux_offset"], page["aux_size"]) == (5 * 4096, 8 * 4096)
+    out = rb.trace_run(1000)
+    assert out["record_written"]
+    pos, data = rb.aux_read()
+    assert len(data) == 1000 and data == pc._core.trace_bytes(0, 1000)
+    lifted = pc.Machine(trace_pmu=True, allow_non_pow2_aux=True)
+    ev2 = lifted.perf_event_open(pc.Attr(type=trace_type, config=0), pid=0)
+    ev2.mmap(4)
+    ev2.mmap_aux(3)  # allowed once the power-of-two rule is lifted

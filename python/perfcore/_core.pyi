@@ -117,6 +117,8 @@ class Machine:
         perf_event_max_sample_rate: int = 100000,
         perf_event_max_stack: int = 127,
         perf_event_mlock_kb: int = 516,
+        trace_pmu: bool = False,
+        allow_non_pow2_aux: bool = False,
     ) -> Machine: ...
     @staticmethod
     def presets() -> list[tuple[str, str]]: ...

@@ -35,11 +35,19 @@ pub struct MachineConfig {
     pub nr_cpus: u32,
     pub sysctl: Sysctls,
     pub caller: Caller,
+    /// Also register the simulated instruction-trace PMU "trace" (AUX area capable).
+    pub trace_pmu: bool,
 }
 
 impl Default for MachineConfig {
     fn default() -> Self {
-        MachineConfig { preset: "software-only".into(), nr_cpus: 8, sysctl: Sysctls::default(), caller: Caller::root() }
+        MachineConfig {
+            preset: "software-only".into(),
+            nr_cpus: 8,
+            sysctl: Sysctls::default(),
+            caller: Caller::root(),
+            trace_pmu: false,
+        }
     }
 }
 
@@ -94,6 +102,9 @@ impl Machine {
                 let known: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
                 return Err(Error::Usage(format!("unknown machine preset {other:?} (known: {})", known.join(", "))));
             }
+        }
+        if cfg.trace_pmu {
+            pmus.register(Box::new(crate::pmu::trace::TracePmuDriver))?;
         }
         let mut core = crate::pmu::presets::core_pmus(&cfg.preset).unwrap_or_default();
         for d in core.iter_mut().filter(|d| !d.hybrid) {

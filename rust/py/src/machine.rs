@@ -53,10 +53,13 @@ fn parse_flags(v: &Bound<'_, PyAny>) -> PyResult<u64> {
 impl PyMachine {
     /// A machine from a preset. Sysctls default to the kernel's; `privileged=True` models a
     /// root caller (CAP_PERFMON, CAP_SYS_PTRACE, CAP_IPC_LOCK), False an ordinary user.
+    /// `trace_pmu=True` adds the AUX-capable "trace" PMU; `allow_non_pow2_aux=True` lifts the
+    /// power-of-two rule on AUX sizes (to study the 2^64 wrap).
     #[new]
     #[pyo3(signature = (preset = "software-only", nr_cpus = 8, *, privileged = true, perf_event_paranoid = 2,
                         perf_event_max_sample_rate = 100_000, perf_event_max_stack = 127,
-                        perf_event_mlock_kb = 516))]
+                        perf_event_mlock_kb = 516, trace_pmu = false, allow_non_pow2_aux = false))]
+    #[allow(clippy::too_many_arguments)] // the Python keyword signature is the API
     fn new(
         preset: &str,
         nr_cpus: u32,
@@ -65,6 +68,8 @@ impl PyMachine {
         perf_event_max_sample_rate: u64,
         perf_event_max_stack: u32,
         perf_event_mlock_kb: u64,
+        trace_pmu: bool,
+        allow_non_pow2_aux: bool,
     ) -> PyResult<Self> {
         let cfg = MachineConfig {
             preset: preset.to_string(),
@@ -77,8 +82,10 @@ impl PyMachine {
                 ..Sysctls::default()
             },
             caller: if privileged { Caller::root() } else { Caller::unprivileged() },
+            trace_pmu,
         };
-        let m = guard(|| Machine::new(cfg))?;
+        let mut m = guard(|| Machine::new(cfg))?;
+        m.allow_non_pow2_aux = allow_non_pow2_aux;
         Ok(PyMachine { inner: Arc::new(MachineCell { m: Mutex::new(m), rings: Mutex::new(HashMap::new()) }) })
     }
 
