@@ -61,7 +61,7 @@ stubcheck: develop
 
 bench: develop
 	cargo bench --bench '*' -- --noplot
-	$(PY) -m pytest -q benches/python --benchmark-enable --benchmark-only
+	$(PY) -m pytest -q benches/python -o python_files='bench_*.py' --benchmark-enable --benchmark-only --benchmark-columns=median,ops
 
 soak: develop
 	PERFCORE_HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q tests/stateful -p no:randomly
