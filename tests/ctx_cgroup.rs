@@ -244,3 +244,67 @@ proptest! {
         }
     }
 }
+
+fn branches_attr() -> Vec<u8> {
+    let mut a = PerfEventAttr::new();
+    a.type_ = PERF_TYPE_HARDWARE;
+    a.config = 4; // PERF_COUNT_HW_BRANCH_INSTRUCTIONS
+    a.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+    a.to_bytes(136)
+}
+
+#[test]
+fn multiplexed_cgroup_events_share_the_counters_only_while_their_cgroup_runs() {
+    let mut m = machine(1);
+    let a = m.cgroup_create("a", None).unwrap();
+    let b = m.cgroup_create("b", None).unwrap();
+    let ta = m.tasks.spawn("ta", 0, false);
+    let tb = m.tasks.spawn("tb", 0, false);
+    let (pa, pb) = (m.tasks.get(ta).unwrap().pid, m.tasks.get(tb).unwrap().pid);
+    m.cgroup_attach(pa, a).unwrap();
+    m.cgroup_attach(pb, b).unwrap();
+    let fd = m.cgroup_fd(a).unwrap();
+    // 12 GP-only events for 8 GP counters: rotation while a runs
+    let evs: Vec<EventId> =
+        (0..12).map(|_| m.perf_event_open(&mut branches_attr(), fd, 0, None, PERF_FLAG_PID_CGROUP).unwrap()).collect();
+    for _ in 0..5 {
+        m.switch_in(0, pa).unwrap();
+        m.advance(8 * MS).unwrap();
+        m.switch_in(0, pb).unwrap();
+        m.advance(8 * MS).unwrap();
+        m.sched_check().unwrap();
+    }
+    let mut sum_running = 0;
+    for e in &evs {
+        let (_, en, run) = read(&mut m, *e);
+        assert_eq!(en, 40 * MS, "enabled = the time cgroup a ran");
+        assert!(run < en && run > 0, "multiplexed: 0 < running {run} < enabled {en}");
+        sum_running += run;
+    }
+    assert_eq!(sum_running, 8 * 40 * MS, "8 counters busy exactly while a runs");
+}
+
+#[test]
+fn a_plain_sibling_of_a_cgroup_leader_runs_with_the_group_but_keeps_the_cpu_clock() {
+    // The kernel checks cgroups only for cgroup events (perf_cgroup_connect()), so a non-cgroup
+    // event may join a cgroup leader's group; the group goes on by the leader's cgroup match,
+    // and the sibling's own times use its (CPU) context clock (perf_event_time()).
+    let mut m = machine(1);
+    let a = m.cgroup_create("a", None).unwrap();
+    let ta = m.tasks.spawn("ta", 0, false);
+    let tb = m.tasks.spawn("tb", 0, false);
+    let (pa, pb) = (m.tasks.get(ta).unwrap().pid, m.tasks.get(tb).unwrap().pid);
+    m.cgroup_attach(pa, a).unwrap();
+    m.set_rate(pa, "branches", 1e9).unwrap();
+    m.set_rate(pb, "branches", 1e9).unwrap();
+    let l = open_cg(&mut m, a, 0, None).unwrap();
+    let s = m.perf_event_open(&mut branches_attr(), -1, 0, Some(l), 0).unwrap();
+    m.switch_in(0, pa).unwrap();
+    m.advance(3 * MS).unwrap();
+    m.switch_in(0, pb).unwrap();
+    m.advance(5 * MS).unwrap();
+    let (c, en, run) = read(&mut m, s);
+    assert_eq!((en, run), (8 * MS, 3 * MS));
+    assert!(c.abs_diff(3 * MS) <= 2, "counts only while the group is on: {c}");
+    assert_eq!(read(&mut m, l).1, 3 * MS, "the leader's enabled follows cgroup a");
+}
