@@ -4,6 +4,7 @@
 //! project's `spec/` notes; each module names the kernel functions it models.
 
 pub mod abi;
+pub mod cgroup;
 pub mod ctx;
 pub mod error;
 pub mod events;

@@ -67,6 +67,8 @@ pub struct Machine {
     address_spaces: OnceLock<Arc<AddressSpaces>>,
     /// The event scheduling engine (contexts, epcs, cpcs; `events::sched_glue`).
     pub sched: crate::ctx::Engine,
+    /// The cgroup hierarchy and open cgroup directory fds.
+    pub cgroups: crate::cgroup::CgroupFs,
     /// `task->mm` of user tasks (kernel threads have none).
     task_mm: HashMap<TaskId, MmId>,
     /// Mapped ring buffers, by event (the kernel-side `event->rb` as mmap() sees it).
@@ -113,6 +115,7 @@ impl Machine {
         let sched = crate::events::sched_glue::engine_for(&pmus, &core, cfg.nr_cpus);
         Ok(Machine {
             sched,
+            cgroups: crate::cgroup::CgroupFs::new(),
             preset: cfg.preset,
             nr_cpus: cfg.nr_cpus,
             online: vec![true; cfg.nr_cpus as usize],
@@ -240,9 +243,52 @@ impl Machine {
         Ok(())
     }
 
-    /// Whether `fd` names a cgroup directory (this build models no cgroup fds yet).
-    pub fn cgroup_fd_valid(&self, _fd: i32) -> bool {
-        false
+    /// Whether `fd` names an open cgroup directory.
+    pub fn cgroup_fd_valid(&self, fd: i32) -> bool {
+        self.cgroups.by_fd(fd).is_some()
+    }
+
+    /// The cgroup an fd names (`css_tryget_online_from_dir()`), None if it is not an open
+    /// cgroup directory.
+    pub fn cgroup_by_fd(&self, fd: i32) -> Option<u64> {
+        self.cgroups.by_fd(fd)
+    }
+
+    /// `mkdir` of a cgroup under `parent` (the root, id 1, if None); returns its id.
+    pub fn cgroup_create(&mut self, name: &str, parent: Option<u64>) -> Result<u64> {
+        let id = self.cgroups.create(name, parent)?;
+        self.sched.add_cgroup(id, parent)?;
+        Ok(id)
+    }
+
+    /// Move task `pid` into cgroup `cgroup` (writing its pid to `cgroup.procs`). A task running
+    /// on a CPU switches that CPU's cgroup at once, as `perf_cgroup_attach()` does.
+    pub fn cgroup_attach(&mut self, pid: i32, cgroup: u64) -> Result<()> {
+        let t = self.task_by_pid(pid)?;
+        self.cgroups.get(cgroup)?;
+        self.sched.set_task_cgroup(t.0, Some(cgroup));
+        self.sync_sched_states();
+        Ok(())
+    }
+
+    /// The cgroup of task `pid`.
+    pub fn cgroup_of(&self, pid: i32) -> Result<u64> {
+        let t = self.task_by_pid(pid)?;
+        Ok(self.sched.task_cgroup_of(t.0))
+    }
+
+    /// `open()` of a cgroup directory: an fd to pass as `pid` with `PERF_FLAG_PID_CGROUP`.
+    pub fn cgroup_fd(&mut self, cgroup: u64) -> Result<i32> {
+        self.cgroups.open_fd(cgroup)
+    }
+
+    /// The cgroup clock (`perf_cgroup_info` time) of `cgroup` on `cpu`, ns.
+    pub fn cgroup_time(&self, cgroup: u64, cpu: u32) -> Result<u64> {
+        self.cgroups.get(cgroup)?;
+        if cpu >= self.nr_cpus {
+            return Err(Error::Usage(format!("cpu = {cpu} is not a CPU of this machine (0..{})", self.nr_cpus)));
+        }
+        Ok(self.sched.cgroup_time_now(cgroup, cpu))
     }
 
     /// `perf_event_open()` with the attr as user memory (see [`perf_event_open`]).

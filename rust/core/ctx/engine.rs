@@ -177,12 +177,16 @@ pub struct Engine {
     pub cpu_task_ctx: Vec<Option<CtxId>>,
     /// Task running on each CPU.
     pub current: Vec<Option<u32>>,
-    /// cgroup of the task last switched in on each CPU (`cpuctx->cgrp`).
-    pub cpu_cgrp: Vec<Option<u64>>,
-    /// cgroup of each task (none = root, not a perf cgroup).
+    /// cgroup of the task running on each CPU (`cpuctx->cgrp`; the root while idle).
+    pub cpu_cgrp: Vec<u64>,
+    /// cgroup of each task not in the root.
     pub task_cgroup: HashMap<u32, u64>,
-    /// Parent of each cgroup.
+    /// Parent of each declared cgroup (the root has none).
     pub cgroup_parent: HashMap<u64, u64>,
+    /// Cgroup clocks by (cgroup, cpu) (`perf_cgroup_info`).
+    pub cgrp_time: HashMap<(u64, u32), super::cgroup::CgrpTime>,
+    /// Cgroup events installed in each CPU context (`ctx->nr_cgroups`).
+    pub cpu_nr_cgroups: Vec<u32>,
     /// Events by engine id.
     pub events: Vec<Option<SEvent>>,
     /// Machine time (ns).
@@ -207,9 +211,11 @@ impl Engine {
             task_ctx: HashMap::new(),
             cpu_task_ctx: vec![None; nr_cpus as usize],
             current: vec![None; nr_cpus as usize],
-            cpu_cgrp: vec![None; nr_cpus as usize],
+            cpu_cgrp: vec![super::cgroup::ROOT_CGROUP; nr_cpus as usize],
             task_cgroup: HashMap::new(),
             cgroup_parent: HashMap::new(),
+            cgrp_time: HashMap::new(),
+            cpu_nr_cgroups: vec![0; nr_cpus as usize],
             events: Vec::new(),
             now: 0,
             rates: HashMap::new(),
@@ -338,6 +344,9 @@ impl Engine {
         if spec.task.is_none() && spec.cpu < 0 {
             return Err(Error::perf(Errno::EINVAL, "pid = -1 and cpu = -1: an event needs a task or a CPU"));
         }
+        if spec.cgroup.is_some() && spec.task.is_some() {
+            return Err(Error::perf(Errno::EINVAL, "a cgroup event is a CPU event: it cannot name a task"));
+        }
         if spec.cpu >= self.nr_cpus as i32 {
             return Err(Error::perf(Errno::ENODEV, format!("cpu = {} is not a CPU of this machine", spec.cpu)));
         }
@@ -405,7 +414,10 @@ impl Engine {
         let epc = self.get_epc(ctx, epc_pmu);
         let leader = spec.group_leader.unwrap_or(id);
         let state = if spec.disabled { EventState::Off } else { EventState::Inactive };
-        let tstamp = self.ctxs[ctx.0 as usize].time_now(self.now);
+        let tstamp = match (spec.cgroup, spec.task) {
+            (Some(cg), None) => self.cgroup_time_now(cg, spec.cpu as u32),
+            _ => self.ctxs[ctx.0 as usize].time_now(self.now),
+        };
         let ev = SEvent {
             spec,
             ctx,
@@ -426,6 +438,7 @@ impl Engine {
         }
         self.events[id as usize] = Some(ev);
         self.list_add_event(id);
+        self.cgroup_event_added(id);
         if leader != id {
             self.em(leader).siblings.push(id);
         }
@@ -447,8 +460,11 @@ impl Engine {
         let new_epc = self.get_epc(ctx, pmu);
         for m in members {
             let old = self.e(m).epc;
+            let cg = u32::from(self.e(m).spec.cgroup.is_some());
             self.epcs[old.0 as usize].nr_events -= 1;
             self.epcs[new_epc.0 as usize].nr_events += 1;
+            self.epcs[old.0 as usize].nr_cgroups -= cg;
+            self.epcs[new_epc.0 as usize].nr_cgroups += cg;
             self.em(m).epc = new_epc;
         }
         self.list_add_leader(l);
@@ -511,6 +527,7 @@ impl Engine {
             }
         }
         self.update_event_time(id);
+        self.cgroup_event_removed(id);
         if leader == id {
             self.list_del_leader(id);
             let sibs = std::mem::take(&mut self.em(id).siblings);
@@ -541,38 +558,5 @@ impl Engine {
         }
         self.rates.insert((task, kind.to_string()), per_sec);
         Ok(())
-    }
-
-    /// Put a task in a cgroup (`None` = the root, no perf cgroup).
-    pub fn set_task_cgroup(&mut self, task: u32, cgroup: Option<u64>) {
-        match cgroup {
-            Some(c) => self.task_cgroup.insert(task, c),
-            None => self.task_cgroup.remove(&task),
-        };
-    }
-
-    /// Declare a cgroup and its parent (`None` = a child of the root).
-    pub fn add_cgroup(&mut self, cgroup: u64, parent: Option<u64>) -> Result<()> {
-        if let Some(p) = parent {
-            if p == cgroup || self.cgroup_path(p).contains(&cgroup) {
-                return Err(Error::Usage(format!("cgroup {cgroup} cannot be its own ancestor")));
-            }
-            self.cgroup_parent.insert(cgroup, p);
-        }
-        Ok(())
-    }
-
-    /// A cgroup and its ancestors, current first.
-    pub fn cgroup_path(&self, cg: u64) -> Vec<u64> {
-        let mut v = vec![cg];
-        let mut c = cg;
-        while let Some(&p) = self.cgroup_parent.get(&c) {
-            if v.contains(&p) {
-                break;
-            }
-            v.push(p);
-            c = p;
-        }
-        v
     }
 }

@@ -19,6 +19,7 @@
 //! Counting model: an ACTIVE event's count grows at the rate the caller set for (task running
 //! on its CPU, event kind), per second of machine time.
 
+use super::cgroup::ROOT_CGROUP;
 use super::context::{CtxId, CtxKind, EpcId, EVENT_ALL, EVENT_FLEXIBLE, EVENT_PINNED, EVENT_TIME};
 use super::engine::{Engine, SchedPmuKind};
 use super::groups::{cpu_heads, task_heads};
@@ -35,22 +36,36 @@ impl Engine {
         }
     }
 
+    /// `update_context_time()` plus, for a CPU context, `update_cgrp_time_from_cpuctx()`.
     fn update_ctx_time(&mut self, ctx: CtxId) {
         let now = self.now;
         let c = &mut self.ctxs[ctx.0 as usize];
         if c.is_active & EVENT_TIME != 0 {
             c.time.update(now, true);
+            if let CtxKind::Cpu(cpu) = c.kind {
+                self.update_cgrp_time_from_cpuctx(cpu, false);
+            }
+        }
+    }
+
+    /// `perf_event_time()` "now": the cgroup clock of a cgroup event on its CPU, else the
+    /// context clock.
+    fn event_time_now(&self, id: u32) -> u64 {
+        let e = self.e(id);
+        match (e.spec.cgroup, self.ctxs[e.ctx.0 as usize].kind) {
+            (Some(cg), CtxKind::Cpu(cpu)) => self.cgroup_time_now(cg, cpu),
+            _ => self.ctxs[e.ctx.0 as usize].time_now(self.now),
         }
     }
 
     /// `perf_event_update_time()`: fold the time since `tstamp` into the totals by the
     /// effective state.
     pub(crate) fn update_event_time(&mut self, id: u32) {
-        let (ctx, leader, state) = {
+        let (leader, state) = {
             let e = self.e(id);
-            (e.ctx, e.leader, e.state)
+            (e.leader, e.state)
         };
-        let now = self.ctxs[ctx.0 as usize].time_now(self.now);
+        let now = self.event_time_now(id);
         let lstate = self.e(leader).state;
         let eff = if leader != id && lstate <= EventState::Off { lstate } else { state };
         let e = self.em(id);
@@ -227,7 +242,7 @@ impl Engine {
     fn cgroup_match(&self, l: u32, cpu: u32) -> bool {
         match self.e(l).spec.cgroup {
             None => true,
-            Some(cg) => self.cpu_cgrp[cpu as usize].is_some_and(|cur| self.cgroup_path(cur).contains(&cg)),
+            Some(cg) => self.cgroup_is_descendant(self.cpu_cgroup(cpu), cg),
         }
     }
 
@@ -274,7 +289,8 @@ impl Engine {
                 ControlFlow::Continue(())
             });
         } else {
-            let path = self.cpu_cgrp[cpu as usize].map(|cg| self.cgroup_path(cg)).unwrap_or_default();
+            let path =
+                if self.cpu_nr_cgroups[cpu as usize] > 0 { self.cgroup_path(self.cpu_cgroup(cpu)) } else { Vec::new() };
             let _ = tree.visit_merge::<(), _>(&cpu_heads(cpu as i32, &path), pmu, skip, &mut st, |_, v| {
                 buf.push(v);
                 ControlFlow::Continue(())
@@ -294,6 +310,11 @@ impl Engine {
 
     /// `ctx_sched_in(ctx, event_type)` on `cpu`.
     pub fn ctx_sched_in(&mut self, ctx: CtxId, cpu: u32, event_type: u8) {
+        self.ctx_sched_in_ex(ctx, cpu, event_type, false);
+    }
+
+    /// `ctx_sched_in()`; `cgroup_only` is `EVENT_CGROUP` (only epcs with cgroup events).
+    pub(crate) fn ctx_sched_in_ex(&mut self, ctx: CtxId, cpu: u32, event_type: u8, cgroup_only: bool) {
         let now = self.now;
         let c = &mut self.ctxs[ctx.0 as usize];
         if c.nr_events == 0 {
@@ -301,7 +322,11 @@ impl Engine {
         }
         if c.is_active & EVENT_TIME == 0 {
             c.time.update(now, false);
+            if !c.is_task() {
+                self.perf_cgroup_set_timestamp(cpu);
+            }
         }
+        let c = &mut self.ctxs[ctx.0 as usize];
         let old = c.is_active;
         c.is_active |= event_type | EVENT_TIME;
         let is_task = c.is_task();
@@ -317,6 +342,9 @@ impl Engine {
             if changed & kind != 0 {
                 for i in 0..self.ctxs[ctx.0 as usize].epcs.len() {
                     let epc = self.ctxs[ctx.0 as usize].epcs[i];
+                    if cgroup_only && self.epcs[epc.0 as usize].nr_cgroups == 0 {
+                        continue;
+                    }
                     self.pmu_groups_sched_in(ctx, epc, kind == EVENT_PINNED, cpu);
                 }
             }
@@ -353,6 +381,12 @@ impl Engine {
 
     /// `ctx_sched_out(ctx, event_type)`.
     pub fn ctx_sched_out(&mut self, ctx: CtxId, event_type: u8) {
+        self.ctx_sched_out_ex(ctx, event_type, false);
+    }
+
+    /// `ctx_sched_out()`; `cgroup_only` is `EVENT_CGROUP` (only epcs with cgroup events). The
+    /// cgroup clocks of a CPU context stop ("final") when its clock stops.
+    pub(crate) fn ctx_sched_out_ex(&mut self, ctx: CtxId, event_type: u8, cgroup_only: bool) {
         if self.ctxs[ctx.0 as usize].nr_events == 0 {
             return;
         }
@@ -363,7 +397,11 @@ impl Engine {
         c.is_active &= !event_type;
         if c.is_active & EVENT_ALL == 0 {
             c.is_active = 0;
+            if let (CtxKind::Cpu(cpu), true) = (c.kind, old & EVENT_TIME != 0) {
+                self.update_cgrp_time_from_cpuctx(cpu, true);
+            }
         }
+        let c = &mut self.ctxs[ctx.0 as usize];
         let now_inactive = c.is_active == 0;
         let is_task = c.is_task();
         let changed = old ^ c.is_active;
@@ -379,6 +417,9 @@ impl Engine {
         let clear = if is_task && now_inactive { cpu } else { None };
         for i in 0..self.ctxs[ctx.0 as usize].epcs.len() {
             let epc = self.ctxs[ctx.0 as usize].epcs[i];
+            if cgroup_only && self.epcs[epc.0 as usize].nr_cgroups == 0 {
+                continue;
+            }
             self.pmu_ctx_sched_out(epc, changed, clear);
         }
     }
@@ -430,22 +471,12 @@ impl Engine {
             }
         }
         if self.current[cpu as usize].is_some() {
-            self.switch_out(cpu)?;
+            self.task_sched_out(cpu);
         }
         self.current[cpu as usize] = Some(task);
-        let cg = self.task_cgroup.get(&task).copied();
+        let cg = self.task_cgroup_of(task);
+        self.perf_cgroup_switch(cpu, cg);
         let cctx = self.cpu_ctx[cpu as usize];
-        if cg != self.cpu_cgrp[cpu as usize] {
-            let has_cg = self.ctxs[cctx.0 as usize]
-                .pinned
-                .iter()
-                .chain(self.ctxs[cctx.0 as usize].flexible.iter())
-                .any(|(_, k, _)| k.cgroup.is_some());
-            if has_cg {
-                self.ctx_sched_out(cctx, EVENT_ALL);
-            }
-            self.cpu_cgrp[cpu as usize] = cg;
-        }
         if let Some(t) = self.task_ctx.get(&task).copied() {
             if self.ctxs[t.0 as usize].nr_events > 0 && !self.ctxs[t.0 as usize].pinned.is_empty() {
                 self.ctx_sched_out(cctx, EVENT_FLEXIBLE);
@@ -455,14 +486,20 @@ impl Engine {
         Ok(())
     }
 
-    /// Context switch out of the task running on `cpu` (slow path: `task_ctx_sched_out()`).
+    /// Context switch out of the task running on `cpu` to the idle task, which is in the root
+    /// cgroup (slow path: `task_ctx_sched_out()`, then `perf_cgroup_switch()`).
     pub fn switch_out(&mut self, cpu: u32) -> Result<()> {
         self.check_cpu(cpu)?;
+        self.task_sched_out(cpu);
+        self.perf_cgroup_switch(cpu, ROOT_CGROUP);
+        Ok(())
+    }
+
+    fn task_sched_out(&mut self, cpu: u32) {
         if let Some(t) = self.cpu_task_ctx[cpu as usize] {
             self.ctx_sched_out(t, EVENT_ALL);
         }
         self.current[cpu as usize] = None;
-        Ok(())
     }
 
     fn check_cpu(&self, cpu: u32) -> Result<()> {

@@ -58,6 +58,8 @@ pub struct Event {
     pub clock: Option<i32>,
     /// `PERF_EV_CAP_SOFTWARE` of the group (`group_caps`).
     pub group_software: bool,
+    /// `event->cgrp`: the cgroup id of a cgroup event (`PERF_FLAG_PID_CGROUP`).
+    pub cgroup: Option<u64>,
 }
 
 /// The machine's events.

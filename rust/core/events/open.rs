@@ -114,7 +114,7 @@ pub fn perf_event_open(m: &mut Machine, user_attr: &mut [u8], args: OpenArgs) ->
             )));
         }
     }
-    let (pmu, config) = perf_event_alloc_checks(m, &attr, args.cpu, task, cgroup_mode, args.pid)?;
+    let (pmu, config, cgroup) = perf_event_alloc_checks(m, &attr, args.cpu, task, cgroup_mode, args.pid, leader)?;
     let pmu_reg = m.pmus.get(pmu);
     if attr.sample_period != 0 && pmu_reg.pmu.capabilities() & caps::NO_INTERRUPT != 0 {
         return Err(Error::perf(
@@ -192,6 +192,7 @@ pub fn perf_event_open(m: &mut Machine, user_attr: &mut [u8], args: OpenArgs) ->
         state: if attr.flag(AttrFlag::Disabled) { EventState::Off } else { EventState::Inactive },
         clock,
         group_software: software,
+        cgroup,
     };
     let eid = m.events.insert(ev);
     if let Some(l) = leader {
@@ -261,7 +262,8 @@ fn perf_event_alloc_checks(
     task: Option<TaskId>,
     cgroup_mode: bool,
     pid: i32,
-) -> Result<(crate::pmu::PmuId, u64)> {
+    leader: Option<EventId>,
+) -> Result<(crate::pmu::PmuId, u64, Option<u64>)> {
     if (cpu < 0 || cpu as u32 >= m.nr_cpus()) && (task.is_none() || cpu != -1) {
         return Err(einval(format!(
             "cpu = {cpu} is not a CPU of this machine (0..{}){}",
@@ -299,9 +301,7 @@ fn perf_event_alloc_checks(
             format!("attr.aux_start_paused = 1 but PMU {} cannot pause AUX output", reg.pmu.name()),
         ));
     }
-    if cgroup_mode && !m.cgroup_fd_valid(pid) {
-        return Err(Error::perf(Errno::EBADF, format!("pid = {pid} is not a cgroup fd (PERF_FLAG_PID_CGROUP)")));
-    }
+    let cgroup = if cgroup_mode { Some(perf_cgroup_connect(m, pid, leader)?) } else { None };
     if attr.sample_type & PERF_SAMPLE_CALLCHAIN != 0 && u32::from(attr.sample_max_stack) > m.sysctl.perf_event_max_stack
     {
         return Err(Error::perf(
@@ -312,7 +312,26 @@ fn perf_event_alloc_checks(
             ),
         ));
     }
-    Ok((init.pmu, init.config))
+    Ok((init.pmu, init.config, cgroup))
+}
+
+/// `perf_cgroup_connect()`: the fd in `pid` must be an open cgroup directory (EBADF), and a
+/// group leader must monitor the same cgroup (EINVAL: all events of a group are scheduled by
+/// the leader's cgroup match).
+fn perf_cgroup_connect(m: &Machine, fd: i32, leader: Option<EventId>) -> Result<u64> {
+    let cg = m.cgroup_by_fd(fd).ok_or_else(|| {
+        Error::perf(Errno::EBADF, format!("pid = {fd} is not a cgroup directory fd (PERF_FLAG_PID_CGROUP)"))
+    })?;
+    if let Some(l) = leader {
+        let lcg = m.events.get(l)?.cgroup;
+        if lcg != Some(cg) {
+            return Err(einval(format!(
+                "pid = cgroup fd {fd} names cgroup {cg} but the group leader monitors {}: all cgroups in a group must match",
+                lcg.map_or_else(|| "no cgroup".to_string(), |c| format!("cgroup {c}"))
+            )));
+        }
+    }
+    Ok(cg)
 }
 
 /// `perf_event_set_clock()`.

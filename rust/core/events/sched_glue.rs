@@ -78,7 +78,7 @@ impl Machine {
             exclusive: ev.attr.flag(AttrFlag::Exclusive),
             disabled: ev.attr.flag(AttrFlag::Disabled),
             group_leader: (ev.group_leader != eid).then_some(ev.group_leader.0),
-            cgroup: None,
+            cgroup: ev.cgroup,
             kind,
             read_format: ev.attr.read_format,
             id: ev.id,
@@ -97,6 +97,11 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// Copy the engine's event states into the event arena.
+    pub(crate) fn sync_sched_states(&mut self) {
+        self.sync_states();
     }
 
     /// Copy the engine's event states into the event arena.

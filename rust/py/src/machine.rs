@@ -396,6 +396,48 @@ impl PyMachine {
         crate::sched::stats_dict(py, &s)
     }
 
+    // --- cgroups ---
+
+    /// `mkdir` of a cgroup under `parent` (default: the root, id 1); returns its id (ids
+    /// increase monotonically).
+    #[pyo3(signature = (name, parent = None))]
+    fn cgroup_create(&self, name: &str, parent: Option<u64>) -> PyResult<u64> {
+        let mut m = lock(&self.inner)?;
+        guard(|| m.cgroup_create(name, parent))
+    }
+
+    /// Move task `pid` into `cgroup`; a running task switches its CPU's cgroup at once.
+    fn cgroup_attach(&self, pid: i32, cgroup: u64) -> PyResult<()> {
+        let mut m = lock(&self.inner)?;
+        guard(|| m.cgroup_attach(pid, cgroup))
+    }
+
+    /// The cgroup id of task `pid` (1 = the root).
+    fn cgroup_of(&self, pid: i32) -> PyResult<u64> {
+        let m = lock(&self.inner)?;
+        guard(|| m.cgroup_of(pid))
+    }
+
+    /// Open the cgroup's directory: an fd (in its own namespace, >= 2**20) to pass as `pid`
+    /// with `flags="pid_cgroup"`.
+    fn cgroup_fd(&self, cgroup: u64) -> PyResult<i32> {
+        let mut m = lock(&self.inner)?;
+        guard(|| m.cgroup_fd(cgroup))
+    }
+
+    /// The cgroup's path from the root ("/" for the root).
+    fn cgroup_path(&self, cgroup: u64) -> PyResult<String> {
+        let m = lock(&self.inner)?;
+        guard(|| m.cgroups.path(cgroup))
+    }
+
+    /// The cgroup clock of `cgroup` on `cpu` now (ns): the time its tasks (or descendants')
+    /// ran there while the CPU had cgroup events.
+    fn cgroup_time(&self, cgroup: u64, cpu: u32) -> PyResult<u64> {
+        let m = lock(&self.inner)?;
+        guard(|| m.cgroup_time(cgroup, cpu))
+    }
+
     fn __repr__(&self) -> PyResult<String> {
         let m = lock(&self.inner)?;
         Ok(format!("Machine(preset={:?}, nr_cpus={}, events={})", m.preset, m.nr_cpus(), m.events.len()))
@@ -446,6 +488,12 @@ impl PyEvent {
     #[getter]
     fn pid(&self) -> PyResult<i32> {
         self.with(|m, e| e.task.and_then(|t| m.tasks.get(t).ok()).map_or(-1, |t| t.tid))
+    }
+
+    /// `event->cgrp`: the cgroup id of a cgroup event, else None.
+    #[getter]
+    fn cgroup(&self) -> PyResult<Option<u64>> {
+        self.with(|_, e| e.cgroup)
     }
 
     /// State name: OFF, INACTIVE, ACTIVE, ERROR, EXIT, REVOKED or DEAD.
