@@ -3,6 +3,7 @@
 pub mod attr_copy;
 pub mod event;
 pub mod open;
+pub mod poll;
 pub mod sched_glue;
 
 pub use event::{Event, EventArena, EventId, EventState};

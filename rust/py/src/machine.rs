@@ -528,6 +528,16 @@ impl PyEvent {
         Ok(())
     }
 
+    /// poll(2) on the event fd: the revents mask (EPOLLIN|EPOLLRDNORM 0x41 for a ring wakeup,
+    /// EPOLLHUP 0x10 without a ring or after exit, EPOLLERR 0x8 for a pinned event in ERROR).
+    /// Like the kernel, a pending ring wakeup is consumed.
+    fn poll(&self, py: Python<'_>) -> PyResult<u32> {
+        let ring = self.machine.rings.lock().unwrap_or_else(|p| p.into_inner()).get(&self.id).map(|r| r.clone_ref(py));
+        let wakeup = ring.is_some_and(|r| r.get().take_wakeup());
+        let m = lock(&self.machine)?;
+        guard(|| m.perf_poll(self.id, wakeup))
+    }
+
     /// `mmap()` of the data ring: 1 user page + `data_pages` (0 or a power of two).
     /// `writable=False` maps PROT_READ only (overwrite mode). Returns the event's `RingBuffer`;
     /// mapping again with the same size returns the same ring, a different size is EINVAL.

@@ -65,6 +65,11 @@ impl PyRingBuffer {
         Ok(())
     }
 
+    /// Consume the ring's pending wakeup (`atomic_xchg(&rb->poll, 0)` of `perf_poll()`).
+    pub(crate) fn take_wakeup(&self) -> bool {
+        self.lock().rb.poll()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
