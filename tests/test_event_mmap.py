@@ -102,3 +102,12 @@ def test_aux_area_of_a_trace_event() -> None:
     ev2 = lifted.perf_event_open(pc.Attr(type=trace_type, config=0), pid=0)
     ev2.mmap(4)
     ev2.mmap_aux(3)  # allowed once the power-of-two rule is lifted
+
+
+def test_mmap_with_aux_pages_in_one_call() -> None:
+    m = pc.Machine(trace_pmu=True)
+    trace_type = next(p["type"] for p in m.pmus() if p["name"] == "trace")
+    ev = m.perf_event_open(pc.Attr(type=trace_type, config=0), pid=0)
+    rb = ev.mmap(2, aux_pages=4, aux_writable=False)  # read-only AUX: snapshot (overwrite) mode
+    page = rb.user_page()
+    assert (page["aux_offset"], page["aux_size"]) == (3 * 4096, 4 * 4096)

@@ -541,9 +541,23 @@ impl PyEvent {
     /// `mmap()` of the data ring: 1 user page + `data_pages` (0 or a power of two).
     /// `writable=False` maps PROT_READ only (overwrite mode). Returns the event's `RingBuffer`;
     /// mapping again with the same size returns the same ring, a different size is EINVAL.
-    #[pyo3(signature = (data_pages, *, writable = true, shared = true))]
-    fn mmap(&self, py: Python<'_>, data_pages: u64, writable: bool, shared: bool) -> PyResult<Py<PyRingBuffer>> {
-        crate::event_mmap::mmap_data(py, &self.machine, self.id, data_pages, writable, shared)
+    /// With `aux_pages > 0` the AUX area is mapped right after the data ring too (as
+    /// `mmap_aux(aux_pages, writable=aux_writable)`).
+    #[pyo3(signature = (data_pages, *, writable = true, shared = true, aux_pages = 0, aux_writable = true))]
+    fn mmap(
+        &self,
+        py: Python<'_>,
+        data_pages: u64,
+        writable: bool,
+        shared: bool,
+        aux_pages: u64,
+        aux_writable: bool,
+    ) -> PyResult<Py<PyRingBuffer>> {
+        let rb = crate::event_mmap::mmap_data(py, &self.machine, self.id, data_pages, writable, shared)?;
+        if aux_pages > 0 {
+            crate::event_mmap::mmap_aux(&self.machine, self.id, aux_pages, aux_writable, None)?;
+        }
+        Ok(rb)
     }
 
     /// `mmap()` of the AUX area after the data ring: `aux_pages` at `aux_offset` (default: right
