@@ -132,12 +132,13 @@ fn group_tree(c: &mut Criterion) {
 }
 
 fn context_switch(c: &mut Criterion) {
-    use perfcore::ctx::{Engine, EventSpec, SchedPmuKind};
+    use perfcore::ctx::{Engine, EventSpec};
+    use perfcore::pmu::sched_ops::SoftwareSched;
     let mut g = c.benchmark_group("ctx_switch");
     for grouped in [false, true] {
         for n in [1u32, 4, 16, 64] {
             let mut e = Engine::new(2);
-            let sw = e.add_pmu(1, "software", SchedPmuKind::Software);
+            let sw = e.add_pmu(1, "software", Box::new(SoftwareSched));
             let mut id = 0;
             for task in [1u32, 2] {
                 let leader = id;

@@ -3,9 +3,10 @@
 //! model-based state machine checking the invariants after every step.
 
 use perfcore::abi::sample::*;
-use perfcore::ctx::{Engine, EventSpec, SchedPmuKind};
+use perfcore::ctx::{Engine, EventSpec};
 use perfcore::events::EventState;
 use perfcore::pmu::presets::core_pmus;
+use perfcore::pmu::sched_ops::SoftwareSched;
 use perfcore::Errno;
 use proptest::prelude::*;
 
@@ -14,7 +15,7 @@ const TF: u64 = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
 
 fn engine(preset: &str) -> (Engine, Vec<u32>, u32) {
     let mut e = Engine::new(8);
-    let sw = e.add_pmu(1, "software", SchedPmuKind::Software);
+    let sw = e.add_pmu(1, "software", Box::new(SoftwareSched));
     let core = e.add_core_pmus(core_pmus(preset).unwrap());
     (e, core, sw)
 }
@@ -155,12 +156,6 @@ fn pinned_before_flexible_and_pinned_failure_is_error_until_reenabled() {
     // Make room, re-enable: recovers.
     e.disable(cpu_pinned).unwrap();
     e.enable(task_pinned).unwrap();
-    if let SchedPmuKind::Core(c) = &e.pmus[p as usize].kind {
-        eprintln!("PMU cpu0: {:?}", c.cpu_state(0));
-    }
-    for i in 0..next {
-        eprintln!("{i}: {:?} leader {}", e.ev(i).unwrap().state, e.ev(i).unwrap().leader);
-    }
     e.check_invariants().unwrap();
     assert_eq!(e.ev(task_pinned).unwrap().state, EventState::Active);
     assert_eq!(e.read_bytes(task_pinned).unwrap().len(), 24);

@@ -16,21 +16,13 @@ use super::groups::VisitStats;
 use super::rbtree::NodeId;
 use crate::events::EventState;
 use crate::pmu::core_pmu::{CorePmu, CorePmuDesc};
+use crate::pmu::sched_ops::PmuSchedOps;
 use crate::pmu::x86_sched::Constraint;
 use crate::{Errno, Error, Result};
 use std::collections::HashMap;
 
 /// Default `hrtimer_interval_ms`: `PERF_CPU_HRTIMER` = 1000 / HZ with HZ = 250.
 pub const DEFAULT_MUX_INTERVAL_MS: u64 = 1000 / 250;
-
-/// A PMU as the scheduler sees it.
-#[derive(Clone, Debug)]
-pub enum SchedPmuKind {
-    /// A software PMU: `add()` never fails, no counters.
-    Software,
-    /// A core PMU with counters and constraints.
-    Core(Box<CorePmu>),
-}
 
 /// One PMU of the engine.
 #[derive(Clone, Debug)]
@@ -39,8 +31,8 @@ pub struct SchedPmu {
     pub type_: u32,
     /// Name.
     pub name: String,
-    /// Software or core.
-    pub kind: SchedPmuKind,
+    /// The PMU's scheduling callbacks (software, a core PMU, or any [`PmuSchedOps`]).
+    pub ops: Box<dyn PmuSchedOps>,
     /// `hrtimer_interval_ms`.
     pub hrtimer_interval_ms: u64,
 }
@@ -48,23 +40,17 @@ pub struct SchedPmu {
 impl SchedPmu {
     /// `pmu->filter(cpu)`: true = skip this PMU on `cpu`.
     pub fn filter(&self, cpu: u32) -> bool {
-        match &self.kind {
-            SchedPmuKind::Core(p) => p.desc.hybrid && p.desc.filter(cpu),
-            SchedPmuKind::Software => false,
-        }
+        self.ops.filter(cpu)
     }
 
     /// True for a software PMU.
     pub fn is_software(&self) -> bool {
-        matches!(self.kind, SchedPmuKind::Software)
+        self.ops.is_software()
     }
 
     /// The core PMU description, if any.
     pub fn core_desc(&self) -> Option<&CorePmuDesc> {
-        match &self.kind {
-            SchedPmuKind::Core(p) => Some(&p.desc),
-            SchedPmuKind::Software => None,
-        }
+        self.ops.core_desc()
     }
 }
 
@@ -230,9 +216,9 @@ impl Engine {
     }
 
     /// Register a PMU; creates its cpc (with embedded epc) on every CPU.
-    pub fn add_pmu(&mut self, type_: u32, name: &str, kind: SchedPmuKind) -> u32 {
+    pub fn add_pmu(&mut self, type_: u32, name: &str, ops: Box<dyn PmuSchedOps>) -> u32 {
         let idx = self.pmus.len() as u32;
-        self.pmus.push(SchedPmu { type_, name: name.into(), kind, hrtimer_interval_ms: DEFAULT_MUX_INTERVAL_MS });
+        self.pmus.push(SchedPmu { type_, name: name.into(), ops, hrtimer_interval_ms: DEFAULT_MUX_INTERVAL_MS });
         for cpu in 0..self.nr_cpus {
             let epc = EpcId(self.epcs.len() as u32);
             self.epcs.push(PmuContext::new(idx, self.cpu_ctx[cpu as usize], true));
@@ -249,7 +235,7 @@ impl Engine {
             .map(|d| {
                 let (t, n) = (d.type_, d.name);
                 let p = CorePmu::new(d, self.nr_cpus);
-                self.add_pmu(t, n, SchedPmuKind::Core(Box::new(p)))
+                self.add_pmu(t, n, Box::new(p))
             })
             .collect()
     }

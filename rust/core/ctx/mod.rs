@@ -12,5 +12,5 @@ pub mod sched;
 
 pub use cgroup::{CgrpTime, ROOT_CGROUP};
 pub use context::{CpcId, CpuPmuContext, CtxId, CtxKind, CtxTime, EpcId, EventContext, PmuContext};
-pub use engine::{Engine, EngineStats, EventSpec, SEvent, SchedPmu, SchedPmuKind};
+pub use engine::{Engine, EngineStats, EventSpec, SEvent, SchedPmu};
 pub use groups::{GroupKey, GroupTree, VisitStats};

@@ -21,7 +21,7 @@
 
 use super::cgroup::ROOT_CGROUP;
 use super::context::{CtxId, CtxKind, EpcId, EVENT_ALL, EVENT_FLEXIBLE, EVENT_PINNED, EVENT_TIME};
-use super::engine::{Engine, SchedPmuKind};
+use super::engine::Engine;
 use super::groups::{cpu_heads, task_heads};
 use crate::events::EventState;
 use crate::{Error, Result};
@@ -97,10 +97,7 @@ impl Engine {
             let e = self.e(id);
             (e.spec.pmu, e.spec.constraint)
         };
-        match (&mut self.pmus[pmu as usize].kind, c) {
-            (SchedPmuKind::Core(p), Some(c)) => p.add(cpu, id, c).is_ok(),
-            _ => true,
-        }
+        self.pmus[pmu as usize].ops.add(cpu, id, c).is_ok()
     }
 
     fn pmu_del(&mut self, id: u32, cpu: u32) {
@@ -108,8 +105,8 @@ impl Engine {
             let e = self.e(id);
             (e.spec.pmu, e.spec.constraint)
         };
-        if let (SchedPmuKind::Core(p), Some(_)) = (&mut self.pmus[pmu as usize].kind, c) {
-            let _ = p.del(cpu, id);
+        if c.is_some() {
+            let _ = self.pmus[pmu as usize].ops.del(cpu, id);
         }
     }
 
@@ -173,14 +170,12 @@ impl Engine {
     }
 
     fn txn(&mut self, pmu: u32, cpu: u32, op: u8) -> bool {
-        if let SchedPmuKind::Core(p) = &mut self.pmus[pmu as usize].kind {
-            return match op {
-                0 => p.start_txn(cpu).is_ok(),
-                1 => p.commit_txn(cpu).is_ok(),
-                _ => p.cancel_txn(cpu).is_ok(),
-            };
+        let p = &mut self.pmus[pmu as usize].ops;
+        match op {
+            0 => p.start_txn(cpu).is_ok(),
+            1 => p.commit_txn(cpu).is_ok(),
+            _ => p.cancel_txn(cpu).is_ok(),
         }
-        true
     }
 
     /// `group_sched_in()`: all members or none.
@@ -674,9 +669,7 @@ impl Engine {
     /// time_enabled`, ACTIVE only on the event's CPU and within the PMU's CPU mask.
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
         for p in &self.pmus {
-            if let SchedPmuKind::Core(c) = &p.kind {
-                c.check()?;
-            }
+            p.ops.check()?;
         }
         for (id, e) in self.events.iter().enumerate() {
             let Some(e) = e else { continue };

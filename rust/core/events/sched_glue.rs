@@ -9,7 +9,7 @@
 
 use crate::abi::attr::AttrFlag;
 use crate::abi::types::*;
-use crate::ctx::{Engine, EngineStats, EventSpec, SchedPmuKind};
+use crate::ctx::{Engine, EngineStats, EventSpec};
 use crate::events::{EventId, EventState};
 use crate::machine::Machine;
 use crate::pmu::core_pmu::CorePmuDesc;
@@ -23,10 +23,10 @@ pub fn engine_for(m_pmus: &crate::pmu::PmuRegistry, core: &[CorePmuDesc], nr_cpu
         match core.iter().find(|d| d.name == r.pmu.name()) {
             Some(d) => {
                 let p = crate::pmu::core_pmu::CorePmu::new(d.clone(), nr_cpus);
-                e.add_pmu(r.type_, d.name, SchedPmuKind::Core(Box::new(p)));
+                e.add_pmu(r.type_, d.name, Box::new(p));
             }
             None => {
-                e.add_pmu(r.type_, r.pmu.name(), SchedPmuKind::Software);
+                e.add_pmu(r.type_, r.pmu.name(), Box::new(crate::pmu::sched_ops::SoftwareSched));
             }
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod core_pmu;
 pub mod presets;
+pub mod sched_ops;
 pub mod software;
 pub mod trace;
 pub mod x86_sched;
