@@ -64,7 +64,7 @@ bench: develop
 	$(PY) -m pytest -q benches/python -o python_files='bench_*.py' --benchmark-enable --benchmark-only --benchmark-columns=median,ops
 
 soak: develop
-	PERFCORE_HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q tests/stateful -p no:randomly
+	PERFCORE_HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q tests/stateful tests/test_sched.py::TestSchedMachine tests/test_slab.py::TestCacheMachine
 
 lint: rust-checks stubcheck
 
