@@ -73,11 +73,15 @@ class CacheMachine(RuleBasedStateMachine):
         c.free(a, cpu % c.nr_cpus)
         self.freed.append(a)
 
+    # No precondition on `freed`: whether a fresh object reuses a freed address depends on which
+    # pages the OS hands back for a new slab, which differs between hypothesis replays.
     @rule(cpu=st.integers(0, 7))
-    @precondition(lambda self: self.cache is not None and bool(self.freed))
+    @precondition(lambda self: self.cache is not None)
     def double_free(self, cpu: int) -> None:
         c = self.cache
         assert c is not None
+        if not self.freed:
+            return
         before = c.slabinfo()
         a = self.freed[-1]
         with pytest.raises(core.UsageError, match=f"hyp.*{a:#x}"):
