@@ -28,7 +28,9 @@
 use super::alloc::{AllocStats, BlobPtr, TaskDataAlloc};
 use super::perf_ctx_data::PERF_CTX_DATA_SIZE;
 use crate::slab::xsave::{xsave_support, XSAVE_ALIGNMENT};
-use crate::slab::{KmallocAlignRule, KmallocModel, KmemCache, Misaligned, SlabFlags, SlabInfo, XsaveKind};
+use crate::slab::{
+    CacheCounters, KmallocAlignRule, KmallocModel, KmemCache, Misaligned, SlabFlags, SlabInfo, XsaveKind,
+};
 use crate::{Errno, Error, Result};
 use std::collections::HashMap;
 use std::ptr::NonNull;
@@ -233,6 +235,22 @@ impl SlabBlobAlloc {
             None => g.headers.len(),
         };
         (blob, g.kmalloc.inuse())
+    }
+
+    /// The slab's own counters (allocs, frees, slabs) of the blob cache: the "x86_lbr" cache,
+    /// or the kmalloc class serving the blob size.
+    pub fn blob_counters(&self) -> CacheCounters {
+        let g = self.lock();
+        match &g.cache {
+            Some(c) => c.counters(),
+            None => g.kmalloc.cache_for(self.size).map(|c| c.counters()).unwrap_or_default(),
+        }
+    }
+
+    /// The slab's counters of kmalloc-64 (the headers, plus any other 33..64-byte kmalloc).
+    pub fn header_counters(&self) -> CacheCounters {
+        let g = self.lock();
+        g.kmalloc.cache_for(PERF_CTX_DATA_SIZE).map(|c| c.counters()).unwrap_or_default()
     }
 
     /// Run a real `XSAVE` into every live, 64-byte-aligned blob and count the misaligned ones
