@@ -221,9 +221,9 @@ impl SlabBlobAlloc {
         let g = self.lock();
         let blob = match &g.cache {
             Some(c) => c.slabinfo(),
-            None => g.kmalloc.cache_for(self.size).map(|c| c.slabinfo()).unwrap_or_else(|| empty_info()),
+            None => g.kmalloc.cache_for(self.size).map(|c| c.slabinfo()).unwrap_or_else(empty_info),
         };
-        let hdr = g.kmalloc.cache_for(PERF_CTX_DATA_SIZE).map(|c| c.slabinfo()).unwrap_or_else(|| empty_info());
+        let hdr = g.kmalloc.cache_for(PERF_CTX_DATA_SIZE).map(|c| c.slabinfo()).unwrap_or_else(empty_info);
         (blob, hdr)
     }
 
