@@ -72,9 +72,8 @@ proptest! {
                     global -= 1;
                 }
                 Op::Fork(p, ch) if alive[p as usize] && !alive[ch as usize] => {
-                    if t.fork(p, ch).is_ok() {
-                        alive[ch as usize] = true;
-                    }
+                    t.fork(p, ch).unwrap();
+                    alive[ch as usize] = true;
                 }
                 // Per-task events are closed before their task exits in this model.
                 Op::Exit(x) if alive[x as usize] && per_task[x as usize] == 0 => {
