@@ -66,6 +66,11 @@ fn check(backend: BlobBackend, blob: LbrBlob, cpus: usize, blob_stride: usize) {
     assert_eq!(m.blob_released.inuse_objs, 0);
     assert_eq!(m.header_released.inuse_objs, 0);
     assert_eq!(m.live_after, 0);
+    if backend == BlobBackend::KmemCache {
+        assert_eq!(m.blob_slabs_after_shrink, Some(0), "every released slab is empty and shrinkable");
+    } else {
+        assert_eq!(m.blob_slabs_after_shrink, None);
+    }
     let st = a.stats();
     assert_eq!((st.allocs, st.frees, st.live), (threads as u64, threads as u64, 0));
 }

@@ -109,6 +109,8 @@ proptest! {
         let (bi, hi) = a.slabinfo();
         prop_assert_eq!(bi.inuse_objs, 0);
         prop_assert_eq!(hi.inuse_objs, 0);
+        let left = a.shrink();
+        prop_assert_eq!(left, (be == BlobBackend::KmemCache).then_some(0), "released slabs are all empty");
     }
 }
 

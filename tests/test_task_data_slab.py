@@ -79,6 +79,7 @@ def test_slab_figures_match_spec_arithmetic(blob, allocator, cpus, threads):
     assert h["inuse_objs"] == threads and h["num_slabs"] == math.ceil(threads / hper)
     assert m["released"]["blob"]["inuse_objs"] == 0 == m["released"]["header"]["inuse_objs"]
     assert m["live_after"] == 0
+    assert m["blob_slabs_after_shrink"] == (0 if allocator == "kmem_cache" else None)
 
 
 def test_bad_settings_raise_usage_errors():

@@ -253,6 +253,16 @@ impl SlabBlobAlloc {
         g.kmalloc.cache_for(PERF_CTX_DATA_SIZE).map(|c| c.counters()).unwrap_or_default()
     }
 
+    /// `kmem_cache_shrink()` of the "x86_lbr" cache: give its empty slabs back; returns the
+    /// slabs left. `None` for the kzalloc backend (the kmalloc caches are shared, not shrunk).
+    pub fn shrink(&self) -> Option<usize> {
+        let mut g = self.lock();
+        g.cache.as_mut().map(|c| {
+            c.shrink();
+            c.slabinfo().num_slabs
+        })
+    }
+
     /// Run a real `XSAVE` into every live, 64-byte-aligned blob and count the misaligned ones
     /// (never executed on: the CPU would raise #GP). Errors if the CPU has no XSAVE.
     pub fn xsave_live(&self) -> Result<XsaveReport> {
@@ -391,6 +401,9 @@ pub struct SlabTaskDataMemory {
     pub header_released: SlabInfo,
     /// Objects left in the whole model after release (blob cache + kmalloc): 0 when clean.
     pub live_after: usize,
+    /// Slabs of the "x86_lbr" cache after `kmem_cache_shrink()` following the release (0 when
+    /// every slab was empty); `None` for kzalloc.
+    pub blob_slabs_after_shrink: Option<usize>,
 }
 
 /// Drive a [`super::TaskDataTable`] with `threads` threads through one global attach and the
@@ -408,5 +421,13 @@ pub fn slab_global_attach_memory(threads: u32, alloc: &std::sync::Arc<SlabBlobAl
     let (blob_released, header_released) = alloc.slabinfo();
     let (b, k) = alloc.inuse();
     let live_after = if alloc.backend() == BlobBackend::KmemCache { b + k } else { k };
-    Ok(SlabTaskDataMemory { blob_attached, header_attached, blob_released, header_released, live_after })
+    let blob_slabs_after_shrink = alloc.shrink();
+    Ok(SlabTaskDataMemory {
+        blob_attached,
+        header_attached,
+        blob_released,
+        header_released,
+        live_after,
+        blob_slabs_after_shrink,
+    })
 }

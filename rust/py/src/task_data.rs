@@ -219,6 +219,7 @@ fn task_data_memory<'py>(
     d.set_item("attached", on)?;
     d.set_item("released", off)?;
     d.set_item("live_after", m.live_after)?;
+    d.set_item("blob_slabs_after_shrink", m.blob_slabs_after_shrink)?;
     Ok(d)
 }
 
