@@ -493,8 +493,15 @@ class TaskDataTable:
     def memory(self) -> dict[str, int]: ...
 
 def task_data_memory(
-    threads: int, *, blob_size: int = 1512, blob_align: int = 64, walk: str = "single_pass"
-) -> dict[str, dict[str, int]]: ...
+    threads: int,
+    *,
+    blob_size: int = 1512,
+    blob_align: int = 64,
+    walk: str = "single_pass",
+    allocator: str = "std",
+    blob: str | None = None,
+    nr_cpus: int = 8,
+) -> dict[str, Any]: ...
 def lbr_callstack_study(
     mode: str,
     *,

@@ -17,6 +17,7 @@ pub mod global;
 pub mod lbr;
 pub mod perf_ctx_data;
 pub mod pmu_context_data;
+pub mod slab_alloc;
 pub mod study;
 mod sync;
 
@@ -25,3 +26,4 @@ pub use global::{global_attach_memory, TaskDataMemory};
 pub use perf_ctx_data::{
     GlobalWalk, PerfCtxData, RcuReadGuard, TaskDataStats, TaskDataTable, PERF_CTX_DATA_KMALLOC, PERF_CTX_DATA_SIZE,
 };
+pub use slab_alloc::{slab_global_attach_memory, BlobBackend, LbrBlob, SlabBlobAlloc, SlabTaskDataMemory, XsaveReport};

@@ -35,7 +35,7 @@ fn misaligned(allow_fault: bool) -> Misaligned {
     }
 }
 
-fn info_dict<'py>(py: Python<'py>, s: &SlabInfo) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn info_dict<'py>(py: Python<'py>, s: &SlabInfo) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("name", &s.name)?;
     for (k, v) in [

@@ -2,10 +2,13 @@
 //! `perfcore::task_data` (PMU task data designs and the LBR call-stack study). No logic here.
 
 use crate::guard::{detached, guard};
+use crate::slab::info_dict;
+use perfcore::slab::KmallocAlignRule;
 use perfcore::task_data::lbr::LbrFormat;
 use perfcore::task_data::study::{lbr_callstack_study as study, StudyMode, StudyParams};
 use perfcore::task_data::{
-    global_attach_memory, GlobalWalk, StdBlobAlloc, TaskDataAlloc, TaskDataMemory, TaskDataTable,
+    global_attach_memory, slab_global_attach_memory, BlobBackend, GlobalWalk, LbrBlob, SlabBlobAlloc, StdBlobAlloc,
+    TaskDataAlloc, TaskDataMemory, TaskDataTable,
 };
 use perfcore::Error;
 use pyo3::prelude::*;
@@ -151,24 +154,72 @@ impl PyTaskDataTable {
 }
 
 /// `threads` live threads, one global attach: memory after the attach and after detach + a
-/// grace period, as `{"attached": {...}, "released": {...}}`.
+/// grace period. `allocator="std"` (default): `{"attached": {...}, "released": {...}}` of the
+/// table's object counts. `allocator="kmem_cache"|"kzalloc"`: the slab model's slabinfo rows of
+/// the blob cache and kmalloc-64 at both points, `{"attached": {"blob": row, "header": row},
+/// "released": {...}, "live_after": n, ...}`; `blob` ("legacy"|"arch_xsave"|"788") then sets
+/// size/align, and `nr_cpus` the slab orders.
 #[pyfunction]
-#[pyo3(signature = (threads, *, blob_size = 1512, blob_align = 64, walk = "single_pass"))]
+#[pyo3(signature = (threads, *, blob_size = 1512, blob_align = 64, walk = "single_pass",
+                    allocator = "std", blob = None, nr_cpus = 8))]
+#[allow(clippy::too_many_arguments)]
 fn task_data_memory<'py>(
     py: Python<'py>,
     threads: u32,
     blob_size: usize,
     blob_align: usize,
     walk: &str,
+    allocator: &str,
+    blob: Option<&str>,
+    nr_cpus: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let walk = guard(|| parse_walk(walk))?;
-    let (on, off) = detached(py, move || {
-        let cache: Arc<dyn TaskDataAlloc> = Arc::new(StdBlobAlloc::new(blob_size, blob_align)?);
-        global_attach_memory(threads, &cache, walk)
+    if allocator == "std" {
+        if blob.is_some() {
+            return guard(|| Err(Error::Usage("blob= needs allocator='kmem_cache' or 'kzalloc'".into())));
+        }
+        let (on, off) = detached(py, move || {
+            let cache: Arc<dyn TaskDataAlloc> = Arc::new(StdBlobAlloc::new(blob_size, blob_align)?);
+            global_attach_memory(threads, &cache, walk)
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("attached", memory_dict(py, &on)?)?;
+        d.set_item("released", memory_dict(py, &off)?)?;
+        return Ok(d);
+    }
+    let backend = guard(|| BlobBackend::parse(allocator))?;
+    let lbr = match blob {
+        Some(b) => Some(guard(|| LbrBlob::parse(b))?),
+        None => None,
+    };
+    let m = detached(py, move || {
+        let a = match lbr {
+            Some(b) => SlabBlobAlloc::lbr(backend, b, nr_cpus)?,
+            None => SlabBlobAlloc::new(
+                backend,
+                blob_size,
+                blob_align,
+                nr_cpus,
+                KmallocAlignRule::LargestPow2Divisor,
+                false,
+            )?,
+        };
+        slab_global_attach_memory(threads, &Arc::new(a))
     })?;
     let d = PyDict::new(py);
-    d.set_item("attached", memory_dict(py, &on)?)?;
-    d.set_item("released", memory_dict(py, &off)?)?;
+    d.set_item("allocator", backend.name())?;
+    d.set_item("blob", lbr.map(|b| b.name()))?;
+    d.set_item("nr_cpus", nr_cpus)?;
+    let on = PyDict::new(py);
+    on.set_item("blob", info_dict(py, &m.blob_attached)?)?;
+    on.set_item("header", info_dict(py, &m.header_attached)?)?;
+    let off = PyDict::new(py);
+    off.set_item("blob", info_dict(py, &m.blob_released)?)?;
+    off.set_item("header", info_dict(py, &m.header_released)?)?;
+    d.set_item("attached", on)?;
+    d.set_item("released", off)?;
+    d.set_item("live_after", m.live_after)?;
+    d.set_item("blob_slabs_after_shrink", m.blob_slabs_after_shrink)?;
     Ok(d)
 }
 
