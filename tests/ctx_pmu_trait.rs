@@ -34,24 +34,12 @@ impl PmuSchedOps for OneCounter {
         }
         Ok(())
     }
-    fn start_txn(&mut self, _cpu: u32) -> Result<()> {
-        Ok(())
-    }
     fn commit_txn(&mut self, _cpu: u32) -> Result<()> {
         self.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
-    fn cancel_txn(&mut self, _cpu: u32) -> Result<()> {
-        Ok(())
-    }
-    fn filter(&self, _cpu: u32) -> bool {
-        false
-    }
     fn is_software(&self) -> bool {
         false
-    }
-    fn check(&self) -> std::result::Result<(), String> {
-        Ok(())
     }
     fn box_clone(&self) -> Box<dyn PmuSchedOps> {
         Box::new(self.clone())

@@ -19,15 +19,24 @@ pub trait PmuSchedOps: Send + Sync + fmt::Debug {
     fn add(&mut self, cpu: u32, tag: u32, constraint: Option<Constraint>) -> Result<()>;
     /// `pmu->del()`: take the event off `cpu`.
     fn del(&mut self, cpu: u32, tag: u32) -> Result<()>;
-    /// `pmu->start_txn(PERF_PMU_TXN_ADD)`.
-    fn start_txn(&mut self, cpu: u32) -> Result<()>;
+    /// `pmu->start_txn(PERF_PMU_TXN_ADD)`. PMUs without transactions keep the default, like
+    /// the kernel's `perf_pmu_nop_txn`.
+    fn start_txn(&mut self, _cpu: u32) -> Result<()> {
+        Ok(())
+    }
     /// `pmu->commit_txn()`: all adds since `start_txn` fit together, or an error (the caller
     /// then cancels).
-    fn commit_txn(&mut self, cpu: u32) -> Result<()>;
+    fn commit_txn(&mut self, _cpu: u32) -> Result<()> {
+        Ok(())
+    }
     /// `pmu->cancel_txn()`: undo the adds since `start_txn`.
-    fn cancel_txn(&mut self, cpu: u32) -> Result<()>;
-    /// `pmu->filter(pmu, cpu)`: true = skip this PMU on `cpu`.
-    fn filter(&self, cpu: u32) -> bool;
+    fn cancel_txn(&mut self, _cpu: u32) -> Result<()> {
+        Ok(())
+    }
+    /// `pmu->filter(pmu, cpu)`: true = skip this PMU on `cpu` (no filter by default).
+    fn filter(&self, _cpu: u32) -> bool {
+        false
+    }
     /// `task_ctx_nr == perf_sw_context`: events never fail to schedule.
     fn is_software(&self) -> bool;
     /// The core PMU description (counters, event table), for PMUs that have one.
@@ -58,18 +67,6 @@ impl PmuSchedOps for SoftwareSched {
     }
     fn del(&mut self, _cpu: u32, _tag: u32) -> Result<()> {
         Ok(())
-    }
-    fn start_txn(&mut self, _cpu: u32) -> Result<()> {
-        Ok(())
-    }
-    fn commit_txn(&mut self, _cpu: u32) -> Result<()> {
-        Ok(())
-    }
-    fn cancel_txn(&mut self, _cpu: u32) -> Result<()> {
-        Ok(())
-    }
-    fn filter(&self, _cpu: u32) -> bool {
-        false
     }
     fn is_software(&self) -> bool {
         true
