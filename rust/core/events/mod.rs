@@ -5,5 +5,6 @@ pub mod event;
 pub mod open;
 pub mod poll;
 pub mod sched_glue;
+pub mod task_lifecycle;
 
 pub use event::{Event, EventArena, EventId, EventState};

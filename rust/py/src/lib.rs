@@ -12,6 +12,7 @@ mod ring;
 mod sched;
 mod slab;
 mod task_data;
+mod tasks;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
