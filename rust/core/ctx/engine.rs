@@ -20,9 +20,32 @@ use crate::pmu::sched_ops::PmuSchedOps;
 use crate::pmu::x86_sched::Constraint;
 use crate::{Errno, Error, Result};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Default `hrtimer_interval_ms`: `PERF_CPU_HRTIMER` = 1000 / HZ with HZ = 250.
 pub const DEFAULT_MUX_INTERVAL_MS: u64 = 1000 / 250;
+
+/// Hasher for task ids (Fibonacci multiplicative): the context switch looks tasks' contexts up
+/// several times per switch, and SipHash would cost more than the swap itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TaskIdHasher(u64);
+
+impl Hasher for TaskIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.0 = (u64::from(x) ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by task id (`task_struct` pointer lookups of the kernel).
+pub type TaskMap<V> = HashMap<u32, V, BuildHasherDefault<TaskIdHasher>>;
 
 /// One PMU of the engine.
 #[derive(Clone, Debug)]
@@ -194,8 +217,8 @@ pub struct Engine {
     pub cpcs: Vec<CpuPmuContext>,
     /// CPU context of each CPU.
     pub cpu_ctx: Vec<CtxId>,
-    /// Task contexts by task.
-    pub task_ctx: HashMap<u32, CtxId>,
+    /// Each task's context (`task->perf_event_ctxp`; the swap exchanges two entries).
+    pub task_ctx: TaskMap<CtxId>,
     /// `cpuctx->task_ctx` per CPU.
     pub cpu_task_ctx: Vec<Option<CtxId>>,
     /// Task running on each CPU.
@@ -234,7 +257,7 @@ impl Engine {
             epcs: Vec::new(),
             cpcs: Vec::new(),
             cpu_ctx: Vec::new(),
-            task_ctx: HashMap::new(),
+            task_ctx: TaskMap::default(),
             cpu_task_ctx: vec![None; nr_cpus as usize],
             current: vec![None; nr_cpus as usize],
             cpu_cgrp: vec![super::cgroup::ROOT_CGROUP; nr_cpus as usize],
