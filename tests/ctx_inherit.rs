@@ -463,6 +463,20 @@ fn affinity_is_enforced_and_a_running_task_leaves_a_cpu_it_may_not_use() {
     assert_eq!(m.tasks.get(t).unwrap().cpus_allowed, vec![0], "affinity is inherited");
 }
 
+#[test]
+fn children_join_the_parents_cgroup_and_an_exiting_task_leaves_the_cpu_in_the_root() {
+    let mut m = machine();
+    let cg = m.cgroup_create("app", None).unwrap();
+    let p = spawn(&mut m, "app");
+    m.cgroup_attach(p, cg).unwrap();
+    let c = m.fork(p, false, None, false).unwrap();
+    assert_eq!(m.cgroup_of(c).unwrap(), cg);
+    m.switch_in(0, c).unwrap();
+    assert_eq!(m.sched.cpu_cgrp[0], cg);
+    m.exit_task(c).unwrap();
+    assert_eq!(m.sched.cpu_cgrp[0], 1, "the idle task is in the root cgroup");
+}
+
 #[derive(Clone, Debug)]
 enum Step {
     Run { cpu: u32, thread: usize },

@@ -13,6 +13,7 @@
 //! (one-shot, unclone + `ctx_resched()` when something was enabled) and
 //! `perf_event_remove_on_exec()`. Spec: context-and-scheduling.md §6.4-6.6.
 
+use super::cgroup::ROOT_CGROUP;
 use super::context::{CtxId, EVENT_ALL, EVENT_TIME};
 use super::engine::{Engine, SEvent};
 use super::rbtree::NodeId;
@@ -141,9 +142,17 @@ impl Engine {
     /// uncloned and becomes `TASK_TOMBSTONE`; inherited events fold into their parents and
     /// are freed; top-level events become EXIT (still readable). The task stops running.
     pub fn perf_event_exit_task(&mut self, task: u32) -> Result<()> {
+        self.perf_event_exit_task_context(task)?;
+        // The dead task's last schedule(): its CPU goes idle (root cgroup).
         if let Some(cpu) = self.current.iter().position(|t| *t == Some(task)) {
             self.current[cpu] = None;
+            self.perf_cgroup_switch(cpu as u32, ROOT_CGROUP);
         }
+        Ok(())
+    }
+
+    /// `perf_event_exit_task_context()`.
+    fn perf_event_exit_task_context(&mut self, task: u32) -> Result<()> {
         let Some(ctx) = self.task_ctx.remove(&task) else { return Ok(()) };
         self.ctxs[ctx.0 as usize].pin_count += 1;
         if let Some(cpu) = self.cpu_task_ctx.iter().position(|c| *c == Some(ctx)) {
