@@ -121,18 +121,32 @@ impl Machine {
 
     /// The task `pid` starts running on `cpu` (context switch in; the previous task, if any,
     /// is switched out first).
+    /// Side-band: PERF_RECORD_SWITCH(_CPU_WIDE) out of the previous task (preempted: it stays
+    /// runnable) and into the new one (`events::output`).
     pub fn switch_in(&mut self, cpu: u32, pid: i32) -> Result<()> {
         let t = self.pid_task(pid)?;
+        let prev = self.sched.current.get(cpu as usize).copied().flatten().map(crate::task::TaskId);
+        let next = Some(crate::task::TaskId(t));
+        let elsewhere = self.sched.current.iter().position(|c| *c == Some(t)).is_some_and(|c| c as u32 != cpu);
+        if cpu < self.nr_cpus() && !elsewhere {
+            self.perf_event_switch(cpu, prev, next, false, true)?;
+        }
         self.sched.switch_in(cpu, t)?;
         self.sync_states();
-        Ok(())
+        self.perf_event_switch(cpu, prev, next, true, false)
     }
 
     /// The task running on `cpu` is switched out; the CPU goes idle.
+    /// Side-band: PERF_RECORD_SWITCH(_CPU_WIDE) out of the task (it blocks: not preempted)
+    /// and the idle task's sched-in.
     pub fn switch_out(&mut self, cpu: u32) -> Result<()> {
+        let prev = self.sched.current.get(cpu as usize).copied().flatten().map(crate::task::TaskId);
+        if cpu < self.nr_cpus() {
+            self.perf_event_switch(cpu, prev, None, false, false)?;
+        }
         self.sched.switch_out(cpu)?;
         self.sync_states();
-        Ok(())
+        self.perf_event_switch(cpu, prev, None, true, false)
     }
 
     /// Advance machine time by `ns` (mux timers fire at their expiries).
