@@ -152,6 +152,11 @@ impl crate::machine::Machine {
         self.buffers.by_key_mut(key).map(|b| &mut b.ring)
     }
 
+    /// `event->mmap_count`: mappings made through `event`.
+    pub fn event_mmap_count(&self, event: EventId) -> u32 {
+        self.buffers.output(event).mmap_count
+    }
+
     /// perf_poll()'s `atomic_xchg(&rb->poll, 0)`: the pending wakeup of the ring `event`
     /// writes into, consumed (false without a ring).
     pub fn rb_poll(&mut self, event: EventId) -> bool {

@@ -6,10 +6,12 @@ mod attr;
 mod errors;
 mod event_mmap;
 mod guard;
+mod ioctl;
 mod machine;
 mod mm;
 mod ring;
 mod sched;
+mod sideband;
 mod slab;
 mod task_data;
 

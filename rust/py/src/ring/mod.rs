@@ -10,6 +10,7 @@ use crate::errors::to_py;
 use crate::guard;
 use crate::machine::Shared;
 use convert::*;
+pub(crate) use convert::sample_from;
 use format::*;
 use perfcore::events::EventId;
 use perfcore::output::*;
