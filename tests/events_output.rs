@@ -70,7 +70,15 @@ fn u16_at(b: &[u8], off: usize) -> u16 {
 /// The 48-byte trailer at the end of a record: (pid, tid, time, id, stream_id, cpu, identifier).
 fn trailer(b: &[u8]) -> (u32, u32, u64, u64, u64, u32, u64) {
     let t = b.len() - 48;
-    (u32_at(b, t), u32_at(b, t + 4), u64_at(b, t + 8), u64_at(b, t + 16), u64_at(b, t + 24), u32_at(b, t + 32), u64_at(b, t + 40))
+    (
+        u32_at(b, t),
+        u32_at(b, t + 4),
+        u64_at(b, t + 8),
+        u64_at(b, t + 16),
+        u64_at(b, t + 24),
+        u32_at(b, t + 32),
+        u64_at(b, t + 40),
+    )
 }
 
 fn errno<T>(r: perfcore::Result<T>) -> Option<Errno> {
@@ -167,14 +175,26 @@ fn set_output_rules_and_detach() {
     let mut m = machine();
     let a = open(&mut m, &attr(0, 1000, &[]), 0, -1);
     let b = open(&mut m, &attr(0, 1000, &[]), 0, -1);
-    assert_eq!(errno(m.perf_ioctl(b, PERF_EVENT_IOC_SET_OUTPUT, &IoctlArg::Event(a))), Some(Errno::EINVAL), "a unmapped");
+    assert_eq!(
+        errno(m.perf_ioctl(b, PERF_EVENT_IOC_SET_OUTPUT, &IoctlArg::Event(a))),
+        Some(Errno::EINVAL),
+        "a unmapped"
+    );
     mmap(&mut m, a, 1);
     mmap(&mut m, b, 1);
     assert_eq!(errno(m.perf_ioctl(b, PERF_EVENT_IOC_SET_OUTPUT, &IoctlArg::Event(a))), Some(Errno::EINVAL), "b mapped");
     let c = open(&mut m, &attr(0, 1000, &[]), -1, 0);
-    assert_eq!(errno(m.perf_ioctl(c, PERF_EVENT_IOC_SET_OUTPUT, &IoctlArg::Event(a))), Some(Errno::EINVAL), "cpu differs");
+    assert_eq!(
+        errno(m.perf_ioctl(c, PERF_EVENT_IOC_SET_OUTPUT, &IoctlArg::Event(a))),
+        Some(Errno::EINVAL),
+        "cpu differs"
+    );
     let d = open(&mut m, &attr(0, 1000, &[AttrFlag::WriteBackward]), 0, -1);
-    assert_eq!(errno(m.perf_ioctl(d, PERF_EVENT_IOC_SET_OUTPUT, &IoctlArg::Event(a))), Some(Errno::EINVAL), "direction");
+    assert_eq!(
+        errno(m.perf_ioctl(d, PERF_EVENT_IOC_SET_OUTPUT, &IoctlArg::Event(a))),
+        Some(Errno::EINVAL),
+        "direction"
+    );
     assert_eq!(errno(m.perf_ioctl(a, PERF_EVENT_IOC_SET_OUTPUT, &IoctlArg::Event(a))), Some(Errno::EINVAL), "itself");
     assert_eq!(errno(m.perf_ioctl(a, PERF_EVENT_IOC_SET_OUTPUT, &IoctlArg::Value(0xffff_ffff))), Some(Errno::EBADF));
     let e = open(&mut m, &attr(0, 1000, &[]), 0, -1);
@@ -242,11 +262,17 @@ fn period_rules() {
     assert_eq!(p(&mut m, e, 1 << 63), Some(Errno::EINVAL));
     assert_eq!(p(&mut m, e, 5000), None);
     assert_eq!(m.events.get(e).unwrap().attr.sample_period, 5000);
-    let mut fa = attr(0, 1000, &[AttrFlag::Freq]);
+    let mut fa = attr(9, 1000, &[AttrFlag::Freq]);
     fa.sample_period = 100;
     let f = open(&mut m, &fa, 0, -1);
     assert_eq!(p(&mut m, f, 100_001), Some(Errno::EINVAL), "above perf_event_max_sample_rate");
     assert_eq!(p(&mut m, f, 100_000), None);
+    // the hrtimer clocks turned 100 Hz into a 10 ms period at open: no frequency check after
+    fa.config = 0;
+    let clock = open(&mut m, &fa, 0, -1);
+    let a = &m.events.get(clock).unwrap().attr;
+    assert_eq!((a.flag(AttrFlag::Freq), a.sample_period), (false, 10_000_000));
+    assert_eq!(p(&mut m, clock, 100_001), None);
     let c = open(&mut m, &attr(0, 0, &[]), 0, -1);
     assert_eq!(p(&mut m, c, 10), Some(Errno::EINVAL), "counting event");
 }
@@ -260,8 +286,15 @@ fn other_ioctls() {
     assert_eq!(errno(m.perf_ioctl(e, PERF_EVENT_IOC_SET_FILTER, &IoctlArg::Filter("x".into()))), Some(Errno::EINVAL));
     assert_eq!(errno(m.perf_ioctl(e, PERF_EVENT_IOC_QUERY_BPF, &IoctlArg::Value(0))), Some(Errno::EINVAL));
     assert_eq!(errno(m.perf_ioctl(e, PERF_EVENT_IOC_SET_BPF, &IoctlArg::Value(12345))), Some(Errno::EBADF));
+    // cpu-clock lives under the cpu_clock PMU's own type: type 1 no longer matches (measured)
     let same = attr(0, 1000, &[]).to_bytes(136);
-    assert_eq!(errno(m.perf_ioctl(e, PERF_EVENT_IOC_MODIFY_ATTRIBUTES, &IoctlArg::Attr(same))), Some(Errno::EOPNOTSUPP));
+    assert_eq!(errno(m.perf_ioctl(e, PERF_EVENT_IOC_MODIFY_ATTRIBUTES, &IoctlArg::Attr(same))), Some(Errno::EINVAL));
+    let d = open(&mut m, &attr(9, 0, &[]), 0, -1);
+    let same = attr(9, 0, &[]).to_bytes(136);
+    assert_eq!(
+        errno(m.perf_ioctl(d, PERF_EVENT_IOC_MODIFY_ATTRIBUTES, &IoctlArg::Attr(same))),
+        Some(Errno::EOPNOTSUPP)
+    );
     let mut other = attr(0, 1000, &[]);
     other.type_ = 0;
     let other = other.to_bytes(136);
@@ -312,7 +345,9 @@ fn switch_records_layout_and_targets() {
         let eid = m.events.get(cpu_wide).unwrap().id;
         assert_eq!((id, stream, ident), (eid, eid, eid));
         let d = decode_record(r, &fmt).unwrap();
-        assert!(matches!(d.record.unwrap().body, RecordBody::SwitchCpuWide { next_prev_pid, .. } if next_prev_pid == other));
+        assert!(
+            matches!(d.record.unwrap().body, RecordBody::SwitchCpuWide { next_prev_pid, .. } if next_prev_pid == other)
+        );
     }
     let ta = records(&m, on_a);
     assert_eq!(ta.len(), 2, "a's own context: in, then out");
@@ -350,11 +385,17 @@ fn fork_exit_comm_layouts() {
     assert_eq!(trailer(f).0, pp, "the forking task is current");
     // COMM: {pid, tid, comm[16]} with MISC_COMM_EXEC
     let co = &c[1];
-    assert_eq!((u32_at(co, 0), u16_at(co, 4), u16_at(co, 6)), (PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC, 8 + 8 + 16 + 48));
+    assert_eq!(
+        (u32_at(co, 0), u16_at(co, 4), u16_at(co, 6)),
+        (PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC, 8 + 8 + 16 + 48)
+    );
     assert_eq!(&co[16..32], b"a_rather_long_c\0");
     // EXIT: ptid is the parent's pid (kernel quirk)
     let x = &c[2];
-    assert_eq!((u32_at(x, 0), u32_at(x, 8), u32_at(x, 12), u32_at(x, 16), u32_at(x, 20)), (PERF_RECORD_EXIT, pc, pp, pc, pp));
+    assert_eq!(
+        (u32_at(x, 0), u32_at(x, 8), u32_at(x, 12), u32_at(x, 16), u32_at(x, 20)),
+        (PERF_RECORD_EXIT, pc, pp, pc, pp)
+    );
     let fmt = OutputFormat::new(ALL_IDS | PERF_SAMPLE_IP, 0, true, 0, 0, 0).unwrap();
     for r in &c {
         let d = decode_record(r, &fmt).unwrap();

@@ -10,16 +10,13 @@
 
 use super::{EventId, EventState};
 use crate::abi::ioctl::*;
-use crate::abi::types::PERF_TYPE_TRACEPOINT;
+use crate::abi::types::{PERF_TYPE_BREAKPOINT, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT};
 use crate::abi::AttrFlag;
 use crate::events::attr_copy::perf_copy_attr;
 use crate::machine::Machine;
 use crate::pmu::{caps, PmuId};
 use crate::task::TaskId;
 use crate::{Errno, Error, Result};
-
-/// `PERF_TYPE_BREAKPOINT`: the only type whose attributes can be modified.
-const PERF_TYPE_BREAKPOINT: u32 = 5;
 
 /// The `unsigned long` argument of an event ioctl, as the model takes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,20 +265,22 @@ impl Machine {
                     return Err(Error::Usage(format!("MODIFY_ATTRIBUTES takes attr bytes, not {arg:?}")));
                 };
                 let new = perf_copy_attr(bytes, &self.sysctl, &self.caller).result?;
-                let old = self.events.get(event)?.attr.type_;
+                let e = self.events.get(event)?;
+                // perf_swevent_init() moves cpu-clock / task-clock to their own PMUs' dynamic
+                // types: `event->attr.type` is the PMU's type for software-typed events
+                let old = if e.attr.type_ == PERF_TYPE_SOFTWARE { self.pmus.get(e.pmu).type_ } else { e.attr.type_ };
                 if new.type_ != old {
                     return Err(Error::perf(
                         Errno::EINVAL,
                         format!("MODIFY_ATTRIBUTES: attr.type = {} differs from the event's type {old}", new.type_),
                     ));
                 }
-                if old != PERF_TYPE_BREAKPOINT {
-                    return Err(Error::perf(
-                        Errno::EOPNOTSUPP,
-                        format!("MODIFY_ATTRIBUTES: only breakpoint events can be modified, not type {old}"),
-                    ));
-                }
-                Ok(0)
+                Err(Error::perf(
+                    Errno::EOPNOTSUPP,
+                    format!(
+                        "MODIFY_ATTRIBUTES: only breakpoint events (type {PERF_TYPE_BREAKPOINT}) can be modified, not type {old}"
+                    ),
+                ))
             }
             other => Err(Error::perf(Errno::ENOTTY, format!("ioctl cmd {other:#x} is not a perf event ioctl"))),
         }

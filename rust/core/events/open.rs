@@ -189,6 +189,12 @@ pub fn perf_event_open(m: &mut Machine, user_attr: &mut [u8], args: OpenArgs) ->
     if stored.sample_type & PERF_SAMPLE_BRANCH_STACK == 0 {
         stored.branch_sample_type = 0;
     }
+    // perf_swevent_init_hrtimer(): the hrtimer clocks turn a frequency into a fixed period
+    let hrtimer_clock = matches!(m.pmus.get(pmu).pmu.name(), "cpu_clock" | "task_clock");
+    if hrtimer_clock && stored.flag(AttrFlag::Freq) && stored.sample_period != 0 {
+        stored.sample_period = 1_000_000_000 / stored.sample_period;
+        stored.set_flag(AttrFlag::Freq, false);
+    }
     let group_leader = leader.unwrap_or(eid);
     let ev = Event {
         id,
