@@ -15,6 +15,7 @@ use crate::events::{EventId, EventState};
 use crate::machine::Machine;
 use crate::pmu::core_pmu::CorePmuDesc;
 use crate::pmu::software::sw_event_name;
+use crate::task::TaskId;
 use crate::{Error, Result};
 
 /// Build the engine mirroring a machine's PMU registry (engine PMU index = `PmuId`).
@@ -132,8 +133,10 @@ impl Machine {
     /// The task `pid` starts running on `cpu` (context switch in; the previous task, if any,
     /// is switched out first, by the optimised swap when the two contexts are equivalent).
     /// An exited task, or a CPU outside the task's affinity, is a usage error. The outcome
-    /// (engine task ids = `TaskId.0`) is what the PMU `sched_task` work and the SWITCH
-    /// records act on.
+    /// (engine task ids = `TaskId.0`) is what the PMU `sched_task` work acts on.
+    /// Side-band (`__perf_event_task_sched_out` / `_in` order): PERF_RECORD_SWITCH(_CPU_WIDE)
+    /// out of the previous task (preempted: it stays runnable) before its context leaves,
+    /// and into the new one after its context is in (`events::output`).
     pub fn switch_in(&mut self, cpu: u32, pid: i32) -> Result<SwitchOutcome> {
         let t = self.task_by_pid(pid)?;
         let task = self.tasks.get(t)?;
@@ -146,15 +149,28 @@ impl Machine {
                 task.cpus_allowed
             )));
         }
+        let prev = self.sched.current.get(cpu as usize).copied().flatten().map(TaskId);
+        let elsewhere = self.sched.current.iter().position(|c| *c == Some(t.0)).is_some_and(|c| c as u32 != cpu);
+        if cpu < self.nr_cpus() && !elsewhere {
+            self.perf_event_switch(cpu, prev, Some(t), false, true)?;
+        }
         let out = self.sched.switch_in(cpu, t.0)?;
         self.sync_states();
+        self.perf_event_switch(cpu, prev, Some(t), true, false)?;
         Ok(out)
     }
 
     /// The task running on `cpu` is switched out; the CPU goes idle.
+    /// Side-band: PERF_RECORD_SWITCH(_CPU_WIDE) out of the task (it blocks: not preempted)
+    /// and the idle task's sched-in.
     pub fn switch_out(&mut self, cpu: u32) -> Result<SwitchOutcome> {
+        let prev = self.sched.current.get(cpu as usize).copied().flatten().map(TaskId);
+        if cpu < self.nr_cpus() {
+            self.perf_event_switch(cpu, prev, None, false, false)?;
+        }
         let out = self.sched.switch_out(cpu)?;
         self.sync_states();
+        self.perf_event_switch(cpu, prev, None, true, false)?;
         Ok(out)
     }
 

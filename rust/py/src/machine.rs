@@ -13,8 +13,8 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The machine plus the Python objects that stand for its kernel objects (the ring buffer
-/// mapped for an event is one object however often it is mapped).
+/// The machine plus the Python objects that stand for its kernel objects (a ring buffer is one
+/// object however often it is mapped; keyed like the machine's rings, by the creating event).
 pub struct MachineCell {
     pub m: Mutex<Machine>,
     pub rings: Mutex<HashMap<EventId, Py<PyRingBuffer>>>,
@@ -535,10 +535,9 @@ impl PyEvent {
     /// poll(2) on the event fd: the revents mask (EPOLLIN|EPOLLRDNORM 0x41 for a ring wakeup,
     /// EPOLLHUP 0x10 without a ring or after exit, EPOLLERR 0x8 for a pinned event in ERROR).
     /// Like the kernel, a pending ring wakeup is consumed.
-    fn poll(&self, py: Python<'_>) -> PyResult<u32> {
-        let ring = self.machine.rings.lock().unwrap_or_else(|p| p.into_inner()).get(&self.id).map(|r| r.clone_ref(py));
-        let wakeup = ring.is_some_and(|r| r.get().take_wakeup());
-        let m = lock(&self.machine)?;
+    fn poll(&self) -> PyResult<u32> {
+        let mut m = lock(&self.machine)?;
+        let wakeup = m.rb_poll(self.id);
         guard(|| m.perf_poll(self.id, wakeup))
     }
 
