@@ -67,7 +67,7 @@ impl Machine {
     pub fn output_event(&mut self, event: EventId) -> Result<OutputEvent> {
         let ev = self.events.get(event)?;
         let id = ev.id;
-        if let Some(format) = self.buffers.output(event).format {
+        if let Some(format) = self.buffers.format_of(event) {
             return Ok(OutputEvent { id, format });
         }
         let a = &ev.attr;
@@ -143,6 +143,9 @@ impl Machine {
         self.output_with(event, |rb| rb.write_record(&oe, r))
     }
 
+    /// Write through `event->rb`; a record a ring with data pages refuses is counted in
+    /// `rb->lost` by the ring and in `event->lost_samples` here (a 0-page ring drops silently).
+    #[inline]
     fn output_with(
         &mut self,
         event: EventId,
@@ -151,9 +154,8 @@ impl Machine {
         let Some(b) = self.buffers.get_mut(event) else {
             return Ok(false);
         };
-        let lost_before = b.ring.stats().lost;
         let wrote = write(&mut b.ring)?;
-        if b.ring.stats().lost != lost_before {
+        if !wrote && b.ring.config().data_pages != 0 {
             self.buffers.output_mut(event).lost_samples += 1;
         }
         Ok(wrote)

@@ -135,6 +135,12 @@ impl EventBuffers {
         self.out.get(event.0 as usize).map(|o| o.1).unwrap_or_default()
     }
 
+    /// The cached record layout of `event`.
+    #[inline]
+    pub fn format_of(&self, event: EventId) -> Option<OutputFormat> {
+        self.out.get(event.0 as usize).and_then(|o| o.1.format)
+    }
+
     /// The output fields of `event`, mutable.
     #[inline]
     pub fn output_mut(&mut self, event: EventId) -> &mut EventOutput {
