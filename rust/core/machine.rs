@@ -39,6 +39,9 @@ pub struct MachineConfig {
     pub caller: Caller,
     /// Also register the simulated instruction-trace PMU "trace" (AUX area capable).
     pub trace_pmu: bool,
+    /// Take the optimised context switch (swap of equivalent clones) as the kernel does;
+    /// false runs every switch the slow way, to compare.
+    pub optimized_switch: bool,
 }
 
 impl Default for MachineConfig {
@@ -49,6 +52,7 @@ impl Default for MachineConfig {
             sysctl: Sysctls::default(),
             caller: Caller::root(),
             trace_pmu: false,
+            optimized_switch: true,
         }
     }
 }
@@ -71,8 +75,9 @@ pub struct Machine {
     pub sched: crate::ctx::Engine,
     /// The cgroup hierarchy and open cgroup directory fds.
     pub cgroups: crate::cgroup::CgroupFs,
-    /// `task->mm` of user tasks (kernel threads have none).
-    task_mm: HashMap<TaskId, MmId>,
+    /// `task->mm` of user tasks by the task's address-space id (threads share one; kernel
+    /// threads have none).
+    task_mm: HashMap<u32, MmId>,
     /// Ring buffers and `event->rb` of every event (`events::rb`).
     pub(crate) buffers: crate::events::rb::EventBuffers,
     /// The caller's mlock accounting (`user->locked_vm`, `mm->pinned_vm`) for perf buffers.
@@ -114,14 +119,15 @@ impl Machine {
         for d in core.iter_mut().filter(|d| !d.hybrid) {
             d.cpus = (0..cfg.nr_cpus).collect();
         }
-        let sched = crate::events::sched_glue::engine_for(&pmus, &core, cfg.nr_cpus);
+        let mut sched = crate::events::sched_glue::engine_for(&pmus, &core, cfg.nr_cpus);
+        sched.optimized_switch = cfg.optimized_switch;
         Ok(Machine {
             sched,
             cgroups: crate::cgroup::CgroupFs::new(),
             preset: cfg.preset,
             nr_cpus: cfg.nr_cpus,
             online: vec![true; cfg.nr_cpus as usize],
-            tasks: TaskTable::new(cfg.caller.uid),
+            tasks: TaskTable::with_cpus(cfg.caller.uid, cfg.nr_cpus),
             sysctl: cfg.sysctl,
             caller: cfg.caller,
             pmus,
@@ -365,14 +371,12 @@ impl Machine {
 
     /// `task->mm`: a user task's address space (made on first use), None for a kernel thread.
     pub fn task_mm(&mut self, t: TaskId) -> Result<Option<MmId>> {
-        if self.tasks.get(t)?.kernel_thread {
-            return Ok(None);
-        }
-        if let Some(mm) = self.task_mm.get(&t) {
+        let Some(key) = self.tasks.get(t)?.mm else { return Ok(None) };
+        if let Some(mm) = self.task_mm.get(&key) {
             return Ok(Some(*mm));
         }
         let mm = self.address_spaces()?.new_mm()?;
-        self.task_mm.insert(t, mm);
+        self.task_mm.insert(key, mm);
         Ok(Some(mm))
     }
 

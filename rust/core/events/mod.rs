@@ -9,5 +9,6 @@ pub mod output;
 pub mod poll;
 pub mod rb;
 pub mod sched_glue;
+pub mod task_lifecycle;
 
 pub use event::{Event, EventArena, EventId, EventState};

@@ -14,6 +14,7 @@ mod sched;
 mod sideband;
 mod slab;
 mod task_data;
+mod tasks;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
