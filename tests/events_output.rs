@@ -357,10 +357,9 @@ fn switch_records_layout_and_targets() {
 }
 
 #[test]
-fn fork_exit_comm_layouts() {
+fn fork_exec_exit_write_fork_comm_exit_records() {
     let mut m = machine();
-    let (parent, pp) = spawn(&mut m, "parent");
-    let (child, pc) = spawn(&mut m, "a_rather_long_child_name");
+    let (_, pp) = spawn(&mut m, "parent");
     let cw = open(&mut m, &attr(9, 0, &[AttrFlag::Comm, AttrFlag::SampleIdAll]), -1, 0);
     let task_only = open(&mut m, &attr(9, 0, &[AttrFlag::Task, AttrFlag::SampleIdAll]), -1, 0);
     let off = open(&mut m, &attr(9, 0, &[AttrFlag::Task, AttrFlag::Disabled]), -1, 0);
@@ -370,12 +369,14 @@ fn fork_exit_comm_layouts() {
     m.switch_in(0, pp as i32).unwrap();
     m.advance(5000).unwrap();
     let now = m.sched.now;
-    m.perf_event_fork(parent, child).unwrap();
-    m.perf_event_comm(child, true).unwrap();
-    m.perf_event_exit_record(child, parent).unwrap();
+    let pc = m.fork(pp as i32, false, None, false).unwrap() as u32;
+    m.switch_in(0, pc as i32).unwrap();
+    m.exec(pc as i32, "a_rather_long_child_name").unwrap();
+    m.exit_task(pc as i32).unwrap();
     assert!(records(&m, off).is_empty(), "OFF events get no side-band records");
     let t = records(&m, task_only);
-    assert_eq!(t.len(), 2, "FORK and EXIT but not COMM");
+    assert_eq!(t.iter().filter(|r| u32_at(r, 0) == PERF_RECORD_COMM).count(), 0, "attr.task: FORK and EXIT only");
+    assert_eq!(t.len(), 2);
     let c = records(&m, cw);
     assert_eq!(c.len(), 3);
     // FORK: {pid, ppid, tid, ptid, time} = 24 bytes after the header, then 48 trailer bytes
@@ -383,12 +384,13 @@ fn fork_exit_comm_layouts() {
     assert_eq!((u32_at(f, 0), u16_at(f, 6)), (PERF_RECORD_FORK, 8 + 24 + 48));
     assert_eq!((u32_at(f, 8), u32_at(f, 12), u32_at(f, 16), u32_at(f, 20), u64_at(f, 24)), (pc, pp, pc, pp, now));
     assert_eq!(trailer(f).0, pp, "the forking task is current");
-    // COMM: {pid, tid, comm[16]} with MISC_COMM_EXEC
+    // COMM: {pid, tid, comm[16]} with MISC_COMM_EXEC, the comm cut to 15 bytes
     let co = &c[1];
     assert_eq!(
         (u32_at(co, 0), u16_at(co, 4), u16_at(co, 6)),
         (PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC, 8 + 8 + 16 + 48)
     );
+    assert_eq!((u32_at(co, 8), u32_at(co, 12)), (pc, pc));
     assert_eq!(&co[16..32], b"a_rather_long_c\0");
     // EXIT: ptid is the parent's pid (kernel quirk)
     let x = &c[2];
@@ -402,6 +404,33 @@ fn fork_exit_comm_layouts() {
         assert_eq!(d.size as usize, r.len());
         assert_eq!(d.record.unwrap().sample_id.id, m.events.get(cw).unwrap().id);
     }
+}
+
+#[test]
+fn inherited_children_write_into_the_parents_ring_with_their_own_stream_id() {
+    let mut m = machine();
+    let (_, pp) = spawn(&mut m, "parent");
+    let ev = open(&mut m, &attr(0, 1000, &[AttrFlag::Comm, AttrFlag::Inherit, AttrFlag::SampleIdAll]), pp as i32, 0);
+    mmap(&mut m, ev, 1);
+    let pc = m.fork(pp as i32, false, None, false).unwrap();
+    let child_task = m.task_by_pid(pc).unwrap();
+    let child = (0..m.sched.events.len() as u32)
+        .map(EventId)
+        .find(|e| m.sched.ev(e.0).is_ok_and(|se| se.parent == Some(ev.0) && se.spec.task == Some(child_task.0)))
+        .expect("fork inherited the event");
+    m.switch_in(0, pc).unwrap();
+    m.exec(pc, "kid").unwrap();
+    m.perf_event_overflow(child, &sample(0x42)).unwrap();
+    let recs = records(&m, ev);
+    let parent_id = m.events.get(ev).unwrap().id;
+    // the engine gives an inherited child its parent's id today (the kernel gives it its own
+    // `event->id`); the trailer takes whatever the child's own id is as STREAM_ID
+    let child_id = m.sched.ev(child.0).unwrap().spec.id;
+    let comm = recs.iter().find(|r| u32_at(r, 0) == PERF_RECORD_COMM).expect("the child's COMM");
+    let (pid, _, _, id, stream, _, ident) = trailer(comm);
+    assert_eq!((pid, id, stream, ident), (pc as u32, parent_id, child_id, parent_id));
+    let smp = recs.iter().find(|r| u32_at(r, 0) == PERF_RECORD_SAMPLE).expect("the child's sample");
+    assert_eq!(u64_at(smp, 16), 0x42, "written in the parent's ring and layout");
 }
 
 #[test]
