@@ -6,11 +6,9 @@
 //! `sched_setaffinity()` (a running task outside its new mask is moved off its CPU). The
 //! engine side is in [`crate::ctx::inherit`]. Spec: context-and-scheduling.md §6.4-6.6.
 //!
-//! Side-band records are written in the kernel's order: FORK after the child's events are
-//! inherited (`perf_event_fork()` from `kernel_clone()`), EXIT before the task's events leave
-//! its context (`perf_event_exit_task()`), COMM (exec) after `perf_event_exec()` so events just
-//! enabled on exec see it (`begin_new_exec()` -> `__set_task_comm()`); the writers are in
-//! [`crate::events::output`].
+//! Side-band records (`events::output`): FORK after the child is set up, EXIT before the
+//! task's context is torn down (its own events still see it), COMM with MISC_COMM_EXEC after
+//! the exec. The PMU task-data work is done by other modules from these calls' results.
 
 use crate::ctx::CloneFlags;
 use crate::machine::Machine;
@@ -21,7 +19,7 @@ impl Machine {
     /// is a thread of the parent's process (`CLONE_THREAD`); `clear_sighand` is
     /// `CLONE_CLEAR_SIGHAND`; `comm` defaults to the parent's. The child joins the parent's
     /// cgroup and inherits its events (`perf_event_init_task()`), then PERF_RECORD_FORK is
-    /// written (`perf_event_fork()`).
+    /// written (perf_event_fork()); PMU task data follow the returned child.
     pub fn fork(&mut self, pid: i32, clone_thread: bool, comm: Option<&str>, clear_sighand: bool) -> Result<i32> {
         let parent = self.task_by_pid(pid)?;
         let child = self.tasks.fork(parent, clone_thread, comm)?;
@@ -36,25 +34,23 @@ impl Machine {
     }
 
     /// `do_exit()` of task `pid`: `PF_EXITING`, then `perf_event_exit_task()` (children's
-    /// counts fold into their parents, the task's own events become EXIT, after PERF_RECORD_EXIT
-    /// went to them and to the side-band events); a running task leaves its CPU idle.
+    /// counts fold into their parents, the task's own events become EXIT); a running task
+    /// leaves its CPU idle. PERF_RECORD_EXIT is written first, while the task's events are live.
     pub fn exit_task(&mut self, pid: i32) -> Result<()> {
         let t = self.task_by_pid(pid)?;
         if self.tasks.get(t)?.exited {
             return Ok(());
         }
+        self.perf_event_exit_record(t)?;
         self.tasks.exit(t)?;
-        let ppid = self.tasks.get(t)?.ppid;
-        let real_parent = self.tasks.by_tid(ppid).unwrap_or(t);
-        self.perf_event_exit_record(t, real_parent)?;
         self.sched.perf_event_exit_task(t.0)?;
         self.sync_states();
         Ok(())
     }
 
     /// `execve()` in task `pid`: new comm and address space, then `perf_event_exec()`
-    /// (enable_on_exec, remove_on_exec), then PERF_RECORD_COMM with MISC_COMM_EXEC. Returns
-    /// whether the task's perf context changed (and was uncloned).
+    /// (enable_on_exec, remove_on_exec). Returns whether the task's perf context changed (and
+    /// was uncloned). PERF_RECORD_COMM with MISC_COMM_EXEC is written last (perf_event_comm()).
     pub fn exec(&mut self, pid: i32, comm: &str) -> Result<bool> {
         let t = self.task_by_pid(pid)?;
         self.tasks.exec(t, comm)?;

@@ -11,7 +11,6 @@ mod machine;
 mod mm;
 mod ring;
 mod sched;
-mod sideband;
 mod slab;
 mod task_data;
 mod tasks;
