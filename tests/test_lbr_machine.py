@@ -290,3 +290,16 @@ def test_sample_count_is_running_time_times_rate_over_period(rates, slice_ns, du
         running = m.read(e)["time_running"]
         expected = running * rate / 1e9 // period
         assert abs(by_id.get(e.id, 0) - expected) <= 1, (running, rate, period)
+
+
+def test_memory_example_on_the_machine_matches_the_arithmetic():
+    ex = load_example("lbr_task_data_memory")
+    r = ex.machine_memory("adl-hybrid", "kmem_cache", 8)
+    threads = 10_003
+    order, per_slab = spec_order(stride("arch_xsave", "kmem_cache"), 8)
+    a = r["attached"]
+    assert (a["objects"], a["blob_size"], a["blob_align"]) == (threads, 1512, 64)
+    assert a["slabs"] == math.ceil(threads / per_slab) and a["bytes"] == a["slabs"] * (PAGE << order)
+    assert r["closed"]["objects"] == threads and r["closed"]["pending"] == threads
+    assert r["released"]["objects"] == 0 and r["released"]["header_objects"] == 0
+    assert r["slabs_after_shrink"] == 0
