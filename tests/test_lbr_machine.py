@@ -85,7 +85,8 @@ def example():
 
 @pytest.mark.parametrize(
     "target,task_data,reset",
-    [("per_process", "task_struct", False), ("system_wide", "pmu_context", True), ("system_wide", "task_struct", False)],
+    [("per_process", "task_struct", False), ("per_process", "pmu_context", False),
+     ("system_wide", "pmu_context", True), ("system_wide", "task_struct", False)],
 )
 def test_machine_call_stacks_match_the_oracle(example, target, task_data, reset):
     r = example.machine_run(target, task_data, DURATION)
