@@ -216,7 +216,9 @@ def test_bad_settings_and_calls_are_clear_errors():
         m.set_workload(p, "tchain_edit", cpus=[7])
     with pytest.raises(_core.UsageError, match="slice"):
         m.set_slice_ns(0)
-    m.perf_event_open(_core.Attr(type="software", config="cpu-clock", freq=1, sample_freq=1000), pid=p, cpu=-1)
+    # (a clock event's freq becomes a fixed period at open, as perf_swevent_init_hrtimer() does;
+    # a hardware one keeps freq)
+    m.perf_event_open(_core.Attr(type="hardware", config="cycles", freq=1, sample_freq=1000), pid=p, cpu=-1)
     with pytest.raises(_core.UsageError, match="freq"):
         m.run(1000)
 
@@ -304,3 +306,17 @@ def test_memory_example_on_the_machine_matches_the_arithmetic():
     assert r["closed"]["objects"] == threads and r["closed"]["pending"] == threads
     assert r["released"]["objects"] == 0 and r["released"]["header_objects"] == 0
     assert r["slabs_after_shrink"] == 0
+
+
+def test_affinity_change_moves_a_workload_and_exit_leaves_the_run_loop():
+    m = _core.Machine("intel-icx", 2)
+    p = m.spawn("w")
+    m.set_workload(p, "noise", cpus=[0], root="w")
+    m.run(1_000_000)
+    assert (m.running_pid(0), m.running_pid(1)) == (p, None)
+    m.set_affinity(p, [1])  # sched_setaffinity(): off CPU 0 at once
+    m.run(1_000_000)
+    assert (m.running_pid(0), m.running_pid(1)) == (None, p)
+    m.exit_task(p)
+    m.run(1_000_000)
+    assert (m.running_pid(0), m.running_pid(1)) == (None, None)

@@ -3,8 +3,8 @@
 //! end, a running task's next call or return, a sampling event's overflow, a mux timer),
 //! switching tasks through the machine's context-switch path and delivering samples.
 //!
-//! - [`workload`]: what a task does (a [`crate::task_data::callstack::CallScript`]) and where it
-//!   may run (`cpus_allowed`);
+//! - [`workload`]: what a task does (a [`crate::task_data::callstack::CallScript`]); where it
+//!   may run is its affinity in the task table;
 //! - [`runqueue`]: one CPU's round-robin queue;
 //! - [`sampling`]: `hwc->period_left` arithmetic of a sampling event;
 //! - [`sample_log`]: `output_sample()` and the bounded log it fills;

@@ -107,36 +107,73 @@ impl Machine {
         self.sched.current.iter().position(|c| *c == Some(t.0)).map(|c| c as u32)
     }
 
-    /// Give task `pid` a workload allowed on `cpus` (None: all CPUs) and make it runnable: it
-    /// joins the queue of the least loaded allowed CPU (lowest number on a tie). A task already
-    /// running keeps its CPU (which must be allowed) and restarts the new script.
+    /// Whether task `t` may run on `cpu` (its affinity).
+    fn allowed(&self, t: TaskId, cpu: u32) -> bool {
+        self.tasks.get(t).is_ok_and(|x| x.cpus_allowed.contains(&cpu))
+    }
+
+    /// The least loaded CPU task `t` may run on (lowest number on a tie).
+    fn place(&self, t: TaskId) -> Result<u32> {
+        let allowed = self.tasks.get(t)?.cpus_allowed.clone();
+        allowed
+            .into_iter()
+            .filter(|&c| c < self.nr_cpus())
+            .min_by_key(|&c| {
+                (self.sim.rqs[c as usize].len() + usize::from(self.sched.current[c as usize].is_some()), c)
+            })
+            .ok_or_else(|| Error::Internal(format!("task {} is allowed on no CPU", t.0)))
+    }
+
+    /// Give task `pid` a workload and make it runnable. `cpus` (None: keep the task's affinity)
+    /// sets its affinity first (`sched_setaffinity()`); it joins the queue of the least loaded
+    /// allowed CPU. A task already running keeps its CPU and restarts the new script.
     pub fn set_workload(&mut self, pid: i32, script: CallScript, cpus: Option<&[u32]>) -> Result<()> {
         let t = self.task_by_pid(pid)?;
         if self.tasks.get(t)?.exited {
             return Err(Error::perf(Errno::ESRCH, format!("pid = {pid}: the task has exited")));
         }
-        let w = Workload::new(script, cpus, self.nr_cpus())?;
-        self.ensure_rqs();
-        if let Some(c) = self.running_on(t) {
-            if !w.allowed(c) {
-                return Err(Error::Usage(format!(
-                    "pid {pid} is running on cpu {c}, which its new cpus list does not allow"
-                )));
+        if let Some(list) = cpus {
+            if list.is_empty() {
+                return Err(Error::Usage("cpus = []: a task must be allowed on at least one CPU".into()));
             }
-            self.sim.workloads.insert(t, w);
+            if let Some(c) = list.iter().find(|&&c| c >= self.nr_cpus()) {
+                return Err(Error::Usage(format!("cpus: {c} is not a CPU of this machine (0..{})", self.nr_cpus())));
+            }
+            self.set_affinity(pid, list)?;
+        }
+        self.ensure_rqs();
+        self.sim.workloads.insert(t, Workload::new(script));
+        if self.running_on(t).is_some() {
             return Ok(());
         }
         for rq in &mut self.sim.rqs {
             rq.remove(t);
         }
-        let cpu = (0..self.nr_cpus())
-            .filter(|&c| w.allowed(c))
-            .min_by_key(|&c| {
-                (self.sim.rqs[c as usize].len() + usize::from(self.sched.current[c as usize].is_some()), c)
-            })
-            .ok_or_else(|| Error::Internal("workload allowed on no CPU".into()))?;
+        let cpu = self.place(t)?;
         self.sim.rqs[cpu as usize].enqueue(t);
-        self.sim.workloads.insert(t, w);
+        Ok(())
+    }
+
+    /// Put every task with a workload where it may run: a queued task outside its affinity
+    /// moves to another queue, a runnable task on no queue and no CPU (switched out by hand
+    /// or by an affinity change) joins one.
+    fn sim_requeue(&mut self) -> Result<()> {
+        let mut tasks: Vec<TaskId> = self.sim.workloads.keys().copied().collect();
+        tasks.sort_unstable();
+        for t in tasks {
+            if self.running_on(t).is_some() {
+                continue;
+            }
+            let queued = (0..self.nr_cpus()).find(|&c| self.sim.rqs[c as usize].contains(t));
+            if queued.is_some_and(|c| self.allowed(t, c)) {
+                continue;
+            }
+            if let Some(c) = queued {
+                self.sim.rqs[c as usize].remove(t);
+            }
+            let cpu = self.place(t)?;
+            self.sim.rqs[cpu as usize].enqueue(t);
+        }
         Ok(())
     }
 
@@ -157,18 +194,17 @@ impl Machine {
     }
 
     /// One context switch on `cpu` to `next` (None: idle) through the machine's switch path,
-    /// then the PMU's `sched_task` work.
+    /// then the PMU's `sched_task` work on its outcome (with the optimised swap, if it ran).
     fn sim_switch(&mut self, cpu: u32, next: Option<TaskId>) -> Result<()> {
-        let prev = self.sched.current[cpu as usize].map(TaskId);
-        match next {
+        let out = match next {
             Some(n) => {
                 let pid = self.tasks.get(n)?.pid;
-                self.switch_in(cpu, pid)?;
+                self.switch_in(cpu, pid)?
             }
             None => self.switch_out(cpu)?,
-        }
+        };
         self.sim.stats.switches += 1;
-        self.pmu_sched_task(cpu, prev, next, false)
+        self.pmu_sched_task(out.cpu, out.prev.map(TaskId), out.next.map(TaskId), out.swapped)
     }
 
     /// Apply the calls and returns due now of every running task with a workload; they feed
@@ -233,6 +269,7 @@ impl Machine {
         let target =
             self.sched.now.checked_add(ns).ok_or_else(|| Error::Usage(format!("run({ns}) overflows the clock")))?;
         self.ensure_rqs();
+        self.sim_requeue()?;
         let live: Vec<EventId> = self.sim.period_left.keys().copied().filter(|e| !self.events.contains(*e)).collect();
         for e in live {
             self.sim.period_left.remove(&e);
@@ -313,7 +350,7 @@ impl Machine {
                     continue;
                 }
                 let prev = self.sched.current[c].map(TaskId);
-                let prev_runnable = prev.and_then(|p| self.sim.workloads.get(&p)).is_some_and(|w| w.allowed(cpu));
+                let prev_runnable = prev.is_some_and(|p| self.sim.workloads.contains_key(&p) && self.allowed(p, cpu));
                 if let Some(n) = self.sim.rqs[c].pick_next(prev, prev_runnable) {
                     self.sim_switch(cpu, Some(n))?;
                 }
