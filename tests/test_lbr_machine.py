@@ -320,3 +320,25 @@ def test_affinity_change_moves_a_workload_and_exit_leaves_the_run_loop():
     m.exit_task(p)
     m.run(1_000_000)
     assert (m.running_pid(0), m.running_pid(1)) == (None, None)
+
+
+def test_samples_reach_the_event_ring_in_the_kernel_layout():
+    m = _core.Machine("intel-skl-ht", 2)
+    p = m.spawn("t")
+    m.set_workload(p, "tchain_edit", cpus=[0])
+    m.set_rate(p, "cycles", 1e9)
+    ev = m.perf_event_open(_core.Attr(
+        type="hardware", config="cycles", sample_period=100_000,
+        sample_type="ip|tid|time|cpu|period|callchain|branch_stack|read|id",
+        read_format="total_time_enabled|total_time_running|id",
+        branch_sample_type="user|call_stack", exclude_kernel=1), pid=p, cpu=-1)
+    rb = ev.mmap(8)
+    m.run(5_000_000)
+    recs = [r for r in rb.read_records() if r["type"] == "sample"]
+    logged = m.take_samples()
+    assert len(recs) == len(logged) == 50
+    for k, (r, s) in enumerate(zip(recs, logged), start=1):
+        assert (r["ip"], r["pid"], r["time"], r["callchain"]) == (s["ip"], p, s["time"], s["callchain"])
+        assert [(f, t) for f, t, _ in r["branch"]["entries"]] == s["branch_stack"]
+        # PERF_SAMPLE_READ: the count at the k-th overflow is k periods (1 GHz for 100 us each)
+        assert r["read"]["values"][0]["value"] == k * 100_000 == r["read"]["time_running"]

@@ -21,7 +21,7 @@ use crate::abi::AttrFlag;
 use crate::ctx::CtxKind;
 use crate::events::{EventId, EventState};
 use crate::machine::Machine;
-use crate::output::sample::{BranchEntry, BranchStack, SampleData};
+use crate::output::sample::{BranchEntry, BranchStack, ReadValue, ReadValues, SampleData};
 use crate::task::TaskId;
 use crate::task_data::callstack::CallScript;
 use crate::task_data::lbr::LbrCpu;
@@ -404,6 +404,15 @@ impl Machine {
         } else {
             None
         };
+        // PERF_SAMPLE_READ: the event's read() values at the overflow (perf_output_read()).
+        let read = match (sample_type & PERF_SAMPLE_READ != 0).then(|| self.read_event_value(s.eid)).transpose()? {
+            Some(Some(v)) => ReadValues {
+                time_enabled: v.time_enabled,
+                time_running: v.time_running,
+                values: v.members.iter().map(|x| ReadValue { value: x.value, id: x.id, lost: x.lost }).collect(),
+            },
+            _ => ReadValues::default(),
+        };
         let data = SampleData {
             misc: PERF_RECORD_MISC_USER,
             ip,
@@ -414,11 +423,11 @@ impl Machine {
             stream_id: id,
             cpu: s.cpu,
             period: s.period,
+            read,
             callchain,
             branch,
             ..Default::default()
         };
-        self.output_sample(s.eid, data);
-        Ok(())
+        self.output_sample(s.eid, data)
     }
 }

@@ -1,6 +1,6 @@
-//! Where samples go: [`crate::Machine::output_sample`] is the one delivery point of a sample
-//! (`perf_event_output()`); here it appends to a bounded per-machine log that Python drains
-//! with `Machine.take_samples()`. Each entry keeps the decoded [`SampleData`] and the sampled
+//! Where samples go: [`crate::Machine::output_sample`] is the one delivery point of a sample:
+//! the overflow path (`perf_event_overflow()` -> `perf_event_output()`, the event's ring
+//! buffer) and a bounded per-machine log that Python drains with `Machine.take_samples()`. Each entry keeps the decoded [`SampleData`] and the sampled
 //! call stack symbolised with the task's script.
 
 use crate::events::EventId;
@@ -58,10 +58,12 @@ impl SampleLog {
 }
 
 impl Machine {
-    /// `perf_event_output()` of one sample of `event`: for now it goes to the machine's sample
-    /// log (ring-buffer output is routed here at merge). The stack is symbolised with the
+    /// Delivery of one sample of `event`: `perf_event_overflow()` (SIGIO, the
+    /// `PERF_EVENT_IOC_REFRESH` limit, and `perf_event_output()` into the event's ring buffer
+    /// when one is mapped), then the machine's sample log, with the stack symbolised with the
     /// sampled task's script.
-    pub(crate) fn output_sample(&mut self, event: EventId, s: SampleData) {
+    pub(crate) fn output_sample(&mut self, event: EventId, s: SampleData) -> crate::Result<()> {
+        self.perf_event_overflow(event, &s)?;
         let task = self.tasks.by_tid(s.tid as i32).filter(|_| s.tid != 0);
         let script = task.and_then(|t| self.sim.workloads.get(&t)).map(|w| &w.script);
         let mut stack: Vec<String> = s
@@ -73,6 +75,7 @@ impl Machine {
         stack.reverse();
         self.sim.stats.samples += 1;
         self.sim.log.push(LoggedSample { event, data: s, stack });
+        Ok(())
     }
 
     /// Drain the sample log, oldest first.
