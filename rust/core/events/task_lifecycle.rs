@@ -8,7 +8,9 @@
 //!
 //! Side-band records (`events::output`): FORK after the child is set up, EXIT before the
 //! task's context is torn down (its own events still see it), COMM with MISC_COMM_EXEC after
-//! the exec. The PMU task-data work is done by other modules from these calls' results.
+//! the exec. PMU task data follows fork (`task_data_fork`, as `perf_event_init_task()` ends
+//! with `perf_event_alloc_task_data()`) and exit (`task_data_exit`), and an exiting task
+//! leaves the run loop (`sim_task_exit`).
 
 use crate::ctx::CloneFlags;
 use crate::machine::Machine;
@@ -29,6 +31,7 @@ impl Machine {
         self.sched.perf_event_init_task(parent.0, child.0, flags)?;
         self.events.reserve(self.sched.next_free_id());
         self.sync_states();
+        self.task_data_fork(parent, child)?;
         self.perf_event_fork(parent, child)?;
         Ok(self.tasks.get(child)?.tid)
     }
@@ -45,7 +48,8 @@ impl Machine {
         self.tasks.exit(t)?;
         self.sched.perf_event_exit_task(t.0)?;
         self.sync_states();
-        Ok(())
+        self.task_data_exit(t)?;
+        self.sim_task_exit(t)
     }
 
     /// `execve()` in task `pid`: new comm and address space, then `perf_event_exec()`

@@ -11,6 +11,7 @@ mod machine;
 mod mm;
 mod ring;
 mod sched;
+mod sim;
 mod slab;
 mod task_data;
 mod tasks;
