@@ -480,6 +480,7 @@ impl Machine {
         } else if let Ok(l) = self.events.get_mut(ev.group_leader) {
             l.siblings.retain(|s| *s != id);
         }
-        self.task_data_detach_event(id)
+        self.task_data_detach_event(id)?;
+        self.task_data_free_dead_copies()
     }
 }

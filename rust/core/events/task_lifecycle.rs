@@ -28,10 +28,13 @@ impl Machine {
         let cg = self.sched.task_cgroup_of(parent.0);
         self.sched.set_task_cgroup(child.0, Some(cg));
         let flags = CloneFlags { thread: clone_thread, clear_sighand };
-        self.sched.perf_event_init_task(parent.0, child.0, flags)?;
+        let child_ctx = self.sched.perf_event_init_task(parent.0, child.0, flags)?;
         self.events.reserve(self.sched.next_free_id());
         self.sync_states();
         self.task_data_fork(parent, child)?;
+        if let Some(ctx) = child_ctx {
+            self.task_data_inherit(child, ctx)?;
+        }
         self.perf_event_fork(parent, child)?;
         Ok(self.tasks.get(child)?.tid)
     }
@@ -48,6 +51,7 @@ impl Machine {
         self.tasks.exit(t)?;
         self.sched.perf_event_exit_task(t.0)?;
         self.sync_states();
+        self.task_data_free_dead_copies()?;
         self.task_data_exit(t)?;
         self.sim_task_exit(t)
     }

@@ -198,8 +198,8 @@ impl Machine {
     fn sim_switch(&mut self, cpu: u32, next: Option<TaskId>) -> Result<()> {
         match next {
             Some(n) => {
-                let pid = self.tasks.get(n)?.pid;
-                self.switch_in(cpu, pid)?;
+                let tid = self.tasks.get(n)?.tid;
+                self.switch_in(cpu, tid)?;
             }
             None => {
                 self.switch_out(cpu)?;
@@ -237,12 +237,16 @@ impl Machine {
 
     fn active_samplers(&self) -> Vec<Sampler> {
         let mut v = Vec::new();
-        for (eid, ev) in self.events.iter() {
-            if ev.attr.sample_period == 0 || ev.attr.flag(AttrFlag::Freq) {
+        // Every event on a PMU, inherited copies included: a copy samples with its top
+        // parent's attr (`inherit_event()` copies it) into the parent's buffer.
+        for (i, se) in self.sched.events.iter().enumerate() {
+            let Some(se) = se else { continue };
+            if se.state != EventState::Active {
                 continue;
             }
-            let Ok(se) = self.sched.ev(eid.0) else { continue };
-            if se.state != EventState::Active {
+            let eid = EventId(i as u32);
+            let Ok(ev) = self.events.get(EventId(se.parent.unwrap_or(eid.0))) else { continue };
+            if ev.attr.sample_period == 0 || ev.attr.flag(AttrFlag::Freq) {
                 continue;
             }
             let Ok(cpu) = u32::try_from(se.oncpu) else { continue };
@@ -272,8 +276,8 @@ impl Machine {
             self.sched.now.checked_add(ns).ok_or_else(|| Error::Usage(format!("run({ns}) overflows the clock")))?;
         self.ensure_rqs();
         self.sim_requeue()?;
-        let live: Vec<EventId> = self.sim.period_left.keys().copied().filter(|e| !self.events.contains(*e)).collect();
-        for e in live {
+        let dead: Vec<EventId> = self.sim.period_left.keys().copied().filter(|e| self.sched.ev(e.0).is_err()).collect();
+        for e in dead {
             self.sim.period_left.remove(&e);
         }
         let nr = self.nr_cpus();
@@ -364,7 +368,8 @@ impl Machine {
 
     /// `perf_prepare_sample()` for one overflow of `s` on its CPU, then `output_sample()`.
     fn take_sample(&mut self, s: Sampler) -> Result<()> {
-        let ev = self.events.get(s.eid)?;
+        let top = self.sched.ev(s.eid.0)?.parent.map_or(s.eid, EventId);
+        let ev = self.events.get(top)?;
         let (sample_type, id) = (ev.attr.sample_type, ev.id);
         let max_stack = match ev.attr.sample_max_stack {
             0 => self.sysctl.perf_event_max_stack,
@@ -406,8 +411,8 @@ impl Machine {
         } else {
             None
         };
-        // PERF_SAMPLE_READ: the event's read() values at the overflow (perf_output_read()).
-        let read = match (sample_type & PERF_SAMPLE_READ != 0).then(|| self.read_event_value(s.eid)).transpose()? {
+        // PERF_SAMPLE_READ: the event's read() values at the overflow (perf_output_read()). A copy reads its own values.
+        let read = match (sample_type & PERF_SAMPLE_READ != 0).then(|| self.sched.read(s.eid.0)).transpose()? {
             Some(Some(v)) => ReadValues {
                 time_enabled: v.time_enabled,
                 time_running: v.time_running,

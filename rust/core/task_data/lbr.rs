@@ -259,9 +259,13 @@ impl LbrCpu {
         self.stack.pop_back();
     }
 
-    /// `intel_pmu_lbr_reset()`.
+    /// `intel_pmu_lbr_reset()`: the entries are cleared and the CPU forgets whose state it
+    /// held (`cpuc->last_task_ctx = NULL`, `last_log_id = 0`), so the next restore cannot be
+    /// skipped.
     pub fn reset(&mut self) {
         self.stack.clear();
+        self.last_owner = 0;
+        self.last_log_id = 0;
         self.stats.resets += 1;
     }
 

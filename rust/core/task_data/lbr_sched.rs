@@ -106,10 +106,13 @@ impl Machine {
             with_task_blob(design, table, epcs, *layout, p, |b| c.sched_task(b, false, *global_users))?;
         }
         if let (true, TaskDataDesign::PmuContext, Some(p), Some(n)) = (swapped, design, prev, next) {
-            if let (Some(mut a), Some(mut b)) = (l.epcs.remove(&p), l.epcs.remove(&n)) {
-                let r = swap_task_ctx(&mut a.data, &mut b.data, Some(l.layout));
-                l.epcs.insert(p, a);
-                l.epcs.insert(n, b);
+            // The swap gave prev's context (and its epc data) to next and next's to prev; then
+            // perf_event_swap_task_ctx_data() trades the two epcs' blobs back, so each task
+            // keeps its own saved LBR while `lbr_callstack_users` stays with the context.
+            if let (Some(mut now_next), Some(mut now_prev)) = (l.epcs.remove(&p), l.epcs.remove(&n)) {
+                let r = swap_task_ctx(&mut now_prev.data, &mut now_next.data, Some(l.layout));
+                l.epcs.insert(p, now_prev);
+                l.epcs.insert(n, now_next);
                 r?;
             }
         }

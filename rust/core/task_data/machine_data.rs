@@ -363,6 +363,48 @@ impl Machine {
         Ok(())
     }
 
+    /// `inherit_event()` -> `perf_event_alloc()` for every event the child context just
+    /// inherited: a copy of an LBR call-stack event attaches the child task's data as an open
+    /// on the child would (`PERF_ATTACH_TASK_DATA`), so the child's call stacks are saved and
+    /// restored on its switches. `ctx` is the child's new context.
+    pub(crate) fn task_data_inherit(&mut self, child: TaskId, ctx: crate::ctx::CtxId) -> Result<()> {
+        if self.task_data.lbr.is_none() {
+            return Ok(());
+        }
+        let copies: Vec<(u32, u32)> = self.sched.ctxs[ctx.0 as usize]
+            .event_list
+            .iter()
+            .filter_map(|&c| self.sched.ev(c).ok().and_then(|e| e.parent).map(|p| (c, p)))
+            .collect();
+        for (c, p) in copies {
+            let top = EventId(p);
+            if !self.task_data.lbr.as_ref().is_some_and(|l| l.events.contains_key(&top)) {
+                continue;
+            }
+            let (attr, pmu, cpu) = {
+                let e = self.events.get(top)?;
+                (e.attr, e.pmu, e.cpu)
+            };
+            if let Some(ev) = self.task_data_attach(&attr, pmu, Some(child), cpu)? {
+                self.task_data_register(EventId(c), ev);
+            }
+        }
+        Ok(())
+    }
+
+    /// Free the task data of inherited copies the engine has freed (their task exited, or the
+    /// parent event was closed: `perf_event_exit_event()` / `perf_event_release_kernel()` free
+    /// the children, and each child's free detaches its data).
+    pub(crate) fn task_data_free_dead_copies(&mut self) -> Result<()> {
+        let Some(l) = self.task_data.lbr.as_ref() else { return Ok(()) };
+        let dead: Vec<EventId> =
+            l.events.keys().copied().filter(|e| !self.events.contains(*e) && self.sched.ev(e.0).is_err()).collect();
+        for e in dead {
+            self.task_data_detach_event(e)?;
+        }
+        Ok(())
+    }
+
     /// `perf_event_init_task()` + `perf_event_fork()`'s `perf_event_alloc_task_data(child,
     /// parent)`: the child starts without data and gets an object holding the global reference
     /// while a CPU-wide LBR user exists (6.15+; the pmu-context design has nothing per task).
