@@ -89,6 +89,8 @@ pub struct Machine {
     task_mm: HashMap<u32, MmId>,
     /// Ring buffers and `event->rb` of every event (`events::rb`).
     pub(crate) buffers: crate::events::rb::EventBuffers,
+    /// The live mmap()s of each event fd, oldest first (what a later munmap() undoes).
+    mappings: HashMap<EventId, Vec<MmapOutcome>>,
     /// The caller's mlock accounting (`user->locked_vm`, `mm->pinned_vm`) for perf buffers.
     pub mlock: MmapAccounting,
     /// Lift the power-of-two check on AUX sizes (to study the 2^64 wrap corruption).
@@ -159,6 +161,7 @@ impl Machine {
             address_spaces: OnceLock::new(),
             task_mm: HashMap::new(),
             buffers: Default::default(),
+            mappings: HashMap::new(),
             mlock: MmapAccounting::default(),
             allow_non_pow2_aux: false,
         })
@@ -270,7 +273,20 @@ impl Machine {
             self.buffers.output_mut(event).mmap_count += 1;
         }
         self.mlock.account(&out);
+        self.mappings.entry(event).or_default().push(out);
         Ok(out)
+    }
+
+    /// `munmap()` of the most recent live mapping of `event`'s data ring (`aux` = false) or of
+    /// its AUX area (`aux` = true), as a user unmapping what `mmap()` returned.
+    pub fn munmap_event(&mut self, event: EventId, aux: bool) -> Result<()> {
+        let is_aux = |o: &MmapOutcome| matches!(o.action, MmapAction::CreateAux { .. } | MmapAction::ShareAux);
+        let out = self.mappings.get(&event).and_then(|l| l.iter().rev().find(|o| is_aux(o) == aux).copied());
+        let out = out.ok_or_else(|| {
+            let what = if aux { "AUX area" } else { "data ring" };
+            Error::Usage(format!("event {} has no mapped {what} to unmap", event.0))
+        })?;
+        self.perf_munmap(event, &out)
     }
 
     /// rb_alloc() + ring_buffer_init() for `event`'s first data mmap: the ring's wakeup
@@ -312,6 +328,11 @@ impl Machine {
             MmapAction::CreateAux { .. } | MmapAction::ShareAux => b.view.aux = None,
         }
         self.mlock.unaccount(outcome);
+        if let Some(l) = self.mappings.get_mut(&event) {
+            if let Some(i) = l.iter().rposition(|o| o == outcome) {
+                l.remove(i);
+            }
+        }
         Ok(())
     }
 

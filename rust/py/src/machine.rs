@@ -585,6 +585,15 @@ impl PyEvent {
         crate::event_mmap::mmap_aux(&self.machine, self.id, aux_pages, writable, aux_offset)
     }
 
+    /// `munmap()` of this event's most recent data-ring mapping (`aux=False`) or of its AUX
+    /// area (`aux=True`): the last unmap of the data ring frees it and uncharges its pages
+    /// (`perf_mmap_close()`); a RingBuffer object already obtained keeps its pages readable.
+    #[pyo3(signature = (*, aux = false))]
+    fn munmap(&self, aux: bool) -> PyResult<()> {
+        let mut m = lock(&self.machine)?;
+        guard(|| m.munmap_event(self.id, aux))
+    }
+
     fn __eq__(&self, other: PyRef<'_, PyEvent>) -> bool {
         Arc::ptr_eq(&self.machine, &other.machine) && self.id == other.id
     }

@@ -209,9 +209,14 @@ impl PyRingBuffer {
     }
 
     /// Output `n` samples whose fixed fields come from equal-length integer sequences (e.g.
-    /// numpy arrays) or scalars; runs without the GIL. Returns how many were written.
+    /// numpy arrays) or scalars; runs without the GIL. Returns how many were written (the rest
+    /// were counted lost). `n` is at most `2**24` per call (bounded time and memory).
     #[pyo3(signature = (n, **columns))]
     fn write_samples(&self, py: Python<'_>, n: usize, columns: Option<&Bound<'_, PyDict>>) -> PyResult<usize> {
+        const MAX_BATCH: usize = 1 << 24;
+        if n > MAX_BATCH {
+            return Err(usage(format!("write_samples: n = {n} is more than {MAX_BATCH} samples per call")));
+        }
         let empty = PyDict::new(py);
         let cols = columns.unwrap_or(&empty);
         check_keys(cols, "write_samples", SAMPLE_KEYS)?;
