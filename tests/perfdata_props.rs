@@ -161,13 +161,15 @@ proptest! {
             a.size = attr_size;
             prop_assert_eq!(got.attr, a);
             prop_assert_eq!(&got.ids, &want.ids);
-            prop_assert_eq!(&got.name, &want.name);
+            // unnamed events get perf's name in EVENT_DESC (configs 0, 1, 2 of type software)
+            let perf_name = ["cpu-clock", "task-clock", "page-faults"][want.attr.config as usize];
+            prop_assert_eq!(got.name.as_deref(), Some(want.name.as_deref().unwrap_or(perf_name)));
         }
         prop_assert_eq!(d.features.hostname.as_deref(), Some(host.as_str()));
         prop_assert_eq!(d.features.cmdline.as_ref(), Some(&cmd));
         prop_assert_eq!(d.features.nrcpus, Some((8, 4)));
         prop_assert_eq!(d.features.sample_time, times);
-        prop_assert_eq!(d.features.event_desc.is_some(), named);
+        prop_assert_eq!(d.features.event_desc.as_ref().map(|e| e.len()), Some(nattrs));
         let got: Vec<(Option<usize>, Vec<u8>)> = r.records().unwrap().map(|x| { let x = x.unwrap(); (x.attr, x.bytes) }).collect();
         prop_assert_eq!(got, expect);
         std::fs::remove_file(&path).unwrap();
@@ -202,12 +204,17 @@ fn layout_follows_the_file_format_document() {
     let (data_off, data_size) = (le64(&b, 40) as usize, le64(&b, 48) as usize);
     assert_eq!((data_off, data_size), (264, 32));
     assert_eq!(u32::from_le_bytes(b[data_off..data_off + 4].try_into().unwrap()), PERF_RECORD_SAMPLE);
-    assert_eq!(le64(&b, 72), (1 << HEADER_HOSTNAME) | (1 << HEADER_SAMPLE_TIME));
+    assert_eq!(le64(&b, 72), (1 << HEADER_HOSTNAME) | (1 << HEADER_EVENT_DESC) | (1 << HEADER_SAMPLE_TIME));
     let table = data_off + data_size;
     let (h_off, h_size) = (le64(&b, table) as usize, le64(&b, table + 8) as usize);
     assert_eq!(h_size, 4 + 64);
     assert_eq!(&b[h_off + 4..h_off + 6], b"h\0");
-    let (t_off, t_size) = (le64(&b, table + 16) as usize, le64(&b, table + 24) as usize);
+    // EVENT_DESC: nr 1, attr_size 128, the attr, nr_ids 2, the name "page-faults", the ids
+    let (e_off, e_size) = (le64(&b, table + 16) as usize, le64(&b, table + 24) as usize);
+    assert_eq!(e_size, 4 + 4 + 128 + 4 + 4 + 64 + 16);
+    assert_eq!(&b[e_off..e_off + 8], &[1, 0, 0, 0, 128, 0, 0, 0]);
+    assert_eq!(&b[e_off + 8 + 128 + 8..e_off + 8 + 128 + 8 + 12], b"page-faults\0");
+    let (t_off, t_size) = (le64(&b, table + 32) as usize, le64(&b, table + 40) as usize);
     assert_eq!((t_size, le64(&b, t_off), le64(&b, t_off + 8)), (16, 77, 77));
     assert_eq!(t_off + t_size, b.len(), "the file ends with the last feature");
     std::fs::remove_file(&path).unwrap();

@@ -62,6 +62,8 @@ def write(
     path: PathLike,
     attrs: Iterable[AttrSpec],
     records: Iterable[Mapping[str, Any] | bytes],
+    *,
+    kernel_mmap: bool = False,
     **meta: Any,
 ) -> str:
     """Write a perf.data file; returns its path.
@@ -71,10 +73,14 @@ def write(
     ``records``: dicts as :meth:`PerfData.records` returns them (``type`` is the kind, ``attr`` the
     attr index, optional: found from the id) or encoded record bytes. ``meta``: ``attr_size``,
     ``hostname``, ``osrelease``, ``version``, ``arch``, ``nrcpus=(available, online)``, ``cmdline``.
-    The file appears at ``path`` only when everything was written.
+    ``kernel_mmap`` first writes the kernel-text MMAP that perf record synthesizes (perf report
+    warns about restricted kernel maps without one). The file appears at ``path`` only when
+    everything was written.
     """
     with PerfDataWriter(os.fspath(path), **meta) as w:
         _add_attrs(w, attrs)
+        if kernel_mmap:
+            w.write_kernel_mmap()
         _write_records(w, records)
     return os.fspath(path)
 
@@ -86,13 +92,14 @@ def write_ring(
     *,
     ids: Iterable[int] | None = None,
     name: str | None = None,
+    kernel_mmap: bool = True,
     **meta: Any,
 ) -> str:
     """Consume every record of ``ring`` into a new perf.data file with one event; returns the path.
 
     ``attr`` is the event's :class:`perfcore.Attr`, or the :class:`perfcore.Event` whose ring this
     is (then ``ids`` default to the event's id). Its sample_type, read_format and sample_id_all
-    must be the ring's (``ring.format``). ``meta`` as for :func:`write`.
+    must be the ring's (``ring.format``). ``kernel_mmap`` and ``meta`` as for :func:`write`.
     """
     if isinstance(attr, Event):
         if ids is None:
@@ -106,7 +113,8 @@ def write_ring(
             f"attr (sample_type, read_format, sample_id_all) = {mine} but the ring's records use {theirs}"
         )
     records = ring.read_raw()
-    return write(path, [{"attr": attr, "ids": list(ids or ()), "name": name}], records, **meta)
+    spec = {"attr": attr, "ids": list(ids or ()), "name": name}
+    return write(path, [spec], records, kernel_mmap=kernel_mmap, **meta)
 
 
 def _fields(r: Mapping[str, Any]) -> str:

@@ -6,8 +6,10 @@
 //! spec/ring-buffer-aux-records.md §5 (trailer order), §6.2 (sample order), §8.3.
 
 use crate::abi::attr::{AttrFlag, PerfEventAttr};
+use crate::abi::names::{HW_EVENT_NAMES, SW_EVENT_NAMES};
 use crate::abi::record::{PERF_RECORD_HEADER_ATTR, PERF_RECORD_SAMPLE};
 use crate::abi::sample::*;
+use crate::abi::types::{PERF_TYPE_HARDWARE, PERF_TYPE_RAW, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT};
 use crate::error::{Error, Result};
 use crate::output::OutputFormat;
 use std::collections::HashMap;
@@ -31,6 +33,27 @@ pub fn output_format(a: &PerfEventAttr) -> Result<OutputFormat> {
         a.sample_regs_user,
         a.sample_regs_intr,
     )
+}
+
+/// The name perf gives an event without a user-chosen name (modifiers aside): the software
+/// names as `perf list` spells them (`page-faults`), the generic hardware names in perf's
+/// spelling (`cycles`, `branches`: the last alias of each), `raw 0x..`, `tracepoint:N`, and
+/// `type T config 0x..` for other PMUs. Models evsel__name() of tools/perf/util/evsel.c.
+pub fn default_event_name(a: &PerfEventAttr) -> String {
+    let c = a.config;
+    let mut sw = SW_EVENT_NAMES.iter().filter(|(_, v)| *v == c).map(|(n, _)| *n);
+    let hw = HW_EVENT_NAMES.iter().filter(|(_, v)| *v == c).map(|(n, _)| *n);
+    let known = match a.type_ {
+        PERF_TYPE_SOFTWARE => sw.next(),
+        PERF_TYPE_HARDWARE => hw.last(),
+        _ => None,
+    };
+    match (known, a.type_) {
+        (Some(n), _) => n.to_string(),
+        (None, PERF_TYPE_RAW) => format!("raw {c:#x}"),
+        (None, PERF_TYPE_TRACEPOINT) => format!("tracepoint:{c}"),
+        (None, t) => format!("type {t} config {c:#x}"),
+    }
 }
 
 /// Word index of the id in a SAMPLE body (after the header), if the sample carries one:
@@ -221,6 +244,23 @@ mod tests {
             (id_pos(PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP), is_pos(PERF_SAMPLE_IDENTIFIER)),
             (Some(0), Some(1))
         );
+    }
+
+    #[test]
+    fn default_names_are_perfs() {
+        let mut a = PerfEventAttr::new();
+        for (t, c, want) in [
+            (PERF_TYPE_SOFTWARE, 2, "page-faults"),
+            (PERF_TYPE_SOFTWARE, 3, "context-switches"),
+            (PERF_TYPE_HARDWARE, 0, "cycles"),
+            (PERF_TYPE_HARDWARE, 4, "branches"),
+            (PERF_TYPE_RAW, 0x1c2, "raw 0x1c2"),
+            (PERF_TYPE_TRACEPOINT, 300, "tracepoint:300"),
+            (9, 5, "type 9 config 0x5"),
+        ] {
+            (a.type_, a.config) = (t, c);
+            assert_eq!(default_event_name(&a), want);
+        }
     }
 
     #[test]

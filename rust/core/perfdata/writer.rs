@@ -9,12 +9,12 @@
 //!
 //! Layout: `header (104) | ids arrays | attrs | data | feature table | feature payloads`.
 
-use super::evlist::{EventList, FileAttr};
+use super::evlist::{default_event_name, EventList, FileAttr};
 use super::features::{EventDesc, Features};
 use super::header::*;
 use super::reader::io_error;
 use crate::abi::attr::{PERF_ATTR_SIZES, PERF_ATTR_SIZE_VER7};
-use crate::abi::record::PERF_RECORD_SAMPLE;
+use crate::abi::record::{PERF_RECORD_MISC_KERNEL, PERF_RECORD_SAMPLE};
 use crate::abi::sample::PERF_SAMPLE_TIME;
 use crate::error::{Error, Result};
 use crate::output::{decode_record, Record, RecordBody, SampleData};
@@ -30,8 +30,8 @@ pub struct WriterOptions {
     /// (VER7), is what perf 6.1 writes and the largest it reads; 136 carries `config3`.
     pub attr_size: u32,
     /// Metadata features (HOSTNAME, OSRELEASE, VERSION, ARCH, NRCPUS, CMDLINE, raw others).
-    /// EVENT_DESC and SAMPLE_TIME are filled by the writer: EVENT_DESC from the attrs that
-    /// have a name, SAMPLE_TIME from the samples appended.
+    /// EVENT_DESC and SAMPLE_TIME are filled by the writer: EVENT_DESC from the attrs (their
+    /// name, or perf's name for the event), SAMPLE_TIME from the samples appended.
     pub features: Features,
 }
 
@@ -40,6 +40,11 @@ impl Default for WriterOptions {
         WriterOptions { attr_size: PERF_ATTR_SIZE_VER7, features: Features::default() }
     }
 }
+
+/// The file name of perf's synthesized kernel MMAP (`machine->mmap_name` + the `_text` symbol).
+pub const KERNEL_MMAP_NAME: &str = "[kernel.kallsyms]_text";
+/// Where x86-64 kernel text starts without KASLR (`__START_KERNEL_map` + 16 MiB).
+pub const KERNEL_TEXT_START: u64 = 0xffff_ffff_8100_0000;
 
 static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -210,6 +215,22 @@ impl PerfDataWriter {
         self.append_bytes(&b, Some(attr))
     }
 
+    /// Append the MMAP of the kernel text that perf record synthesizes first (pid -1, misc
+    /// KERNEL, `[kernel.kallsyms]_text`, a zero sample_id trailer) for attr 0; without it
+    /// `perf report` warns that kernel address maps were restricted. Models
+    /// perf_event__synthesize_kernel_mmap() of tools/perf/util/synthetic-events.c.
+    pub fn append_kernel_mmap(&mut self, start: u64, len: u64) -> Result<()> {
+        let body = RecordBody::Mmap {
+            pid: u32::MAX,
+            tid: 0,
+            addr: start,
+            len,
+            pgoff: start,
+            filename: KERNEL_MMAP_NAME.to_string(),
+        };
+        self.append_record(0, &Record::new(PERF_RECORD_MISC_KERNEL, body))
+    }
+
     /// Records appended so far.
     pub fn records(&self) -> u64 {
         self.records
@@ -219,15 +240,17 @@ impl PerfDataWriter {
     pub fn finish(mut self) -> Result<PathBuf> {
         let data_offset = self.seal()?;
         let mut features = self.opts.features.clone();
-        let named: Vec<EventDesc> = self
+        let descs: Vec<EventDesc> = self
             .evlist
             .attrs()
             .iter()
-            .filter_map(|fa| {
-                fa.name.as_ref().map(|n| EventDesc { attr: fa.attr, name: n.clone(), ids: fa.ids.clone() })
+            .map(|fa| EventDesc {
+                attr: fa.attr,
+                name: fa.name.clone().unwrap_or_else(|| default_event_name(&fa.attr)),
+                ids: fa.ids.clone(),
             })
             .collect();
-        features.event_desc = if named.is_empty() { None } else { Some(named) };
+        features.event_desc = if descs.is_empty() { None } else { Some(descs) };
         features.sample_time = self.sample_time;
         let payloads = features.encode(self.opts.attr_size)?;
         let data = FileSection { offset: data_offset, size: self.data_size };

@@ -304,6 +304,13 @@ impl PyPerfDataWriter {
         g(|| self.with(|w| w.append_bytes(data, attr).map_err(to_py)))
     }
 
+    /// Append the kernel-text MMAP perf record synthesizes (pid -1, `[kernel.kallsyms]_text`)
+    /// for attr 0; without it `perf report` warns that kernel address maps were restricted.
+    #[pyo3(signature = (start=perfcore::perfdata::writer::KERNEL_TEXT_START, length=1 << 24))]
+    fn write_kernel_mmap(&self, start: u64, length: u64) -> PyResult<()> {
+        g(|| self.with(|w| w.append_kernel_mmap(start, length).map_err(to_py)))
+    }
+
     /// Records written so far.
     #[getter]
     fn records(&self) -> PyResult<u64> {
