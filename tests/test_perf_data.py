@@ -138,7 +138,7 @@ def test_real_file_round_trips_through_our_writer(perf_record_file: Path, tmp_pa
 
 # --- files written by perfcore, read by the real perf ---
 
-META = dict(hostname="perfcore-test", osrelease="6.18.0", version="perfcore", arch="x86_64", nrcpus=(2, 2),
+META: dict[str, Any] = dict(hostname="perfcore-test", osrelease="6.18.0", version="perfcore", arch="x86_64", nrcpus=(2, 2),
             cmdline=["perfcore", "test"])
 
 

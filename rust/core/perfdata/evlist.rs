@@ -42,10 +42,10 @@ pub fn output_format(a: &PerfEventAttr) -> Result<OutputFormat> {
 pub fn default_event_name(a: &PerfEventAttr) -> String {
     let c = a.config;
     let mut sw = SW_EVENT_NAMES.iter().filter(|(_, v)| *v == c).map(|(n, _)| *n);
-    let hw = HW_EVENT_NAMES.iter().filter(|(_, v)| *v == c).map(|(n, _)| *n);
+    let mut hw = HW_EVENT_NAMES.iter().filter(|(_, v)| *v == c).map(|(n, _)| *n);
     let known = match a.type_ {
         PERF_TYPE_SOFTWARE => sw.next(),
-        PERF_TYPE_HARDWARE => hw.last(),
+        PERF_TYPE_HARDWARE => hw.next_back(),
         _ => None,
     };
     match (known, a.type_) {
