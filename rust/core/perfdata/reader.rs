@@ -379,6 +379,48 @@ impl PerfDataReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::abi::sample::PERF_SAMPLE_IP;
+    use std::io::Cursor;
+
+    /// A file by hand: one attr (sample_type IP), data = AUXTRACE (48-byte header claiming
+    /// `payload` bytes of trace, followed by 16) then a SAMPLE.
+    fn auxtrace_file(payload: u64) -> Vec<u8> {
+        let mut attr = PerfEventAttr::new();
+        attr.size = 128;
+        attr.sample_type = PERF_SAMPLE_IP;
+        let mut data = Vec::new();
+        data.extend_from_slice(&[71, 0, 0, 0, 0, 0, 48, 0]);
+        data.extend_from_slice(&payload.to_le_bytes());
+        data.extend_from_slice(&[0u8; 32]); // offset, reference, idx/tid, cpu/reserved
+        data.extend_from_slice(&[0xee; 16]); // the trace bytes
+        data.extend_from_slice(&[9, 0, 0, 0, 2, 0, 16, 0]);
+        data.extend_from_slice(&0x401000u64.to_le_bytes());
+        let h = FileHeader {
+            attr_size: 144,
+            attrs: FileSection { offset: 104, size: 144 },
+            data: FileSection { offset: 248, size: data.len() as u64 },
+            ..Default::default()
+        };
+        let mut b = h.to_bytes().to_vec();
+        b.extend_from_slice(&attr.to_bytes(128));
+        b.extend_from_slice(&[0u8; 16]); // no ids
+        b.extend_from_slice(&data);
+        b
+    }
+
+    #[test]
+    fn auxtrace_payloads_are_skipped_by_their_size() {
+        let b = auxtrace_file(16);
+        let d = PerfData::parse(&mut Cursor::new(&b)).unwrap();
+        let recs: Vec<FileRecord> = d.records(Cursor::new(&b)).map(|r| r.unwrap()).collect();
+        assert_eq!(recs.iter().map(|r| (r.offset, r.decoded.type_)).collect::<Vec<_>>(), vec![(248, 71), (312, 9)]);
+        assert_eq!(recs[0].attr, None);
+        assert_eq!(recs[1].attr, Some(0));
+        let b = auxtrace_file(1 << 40);
+        let d = PerfData::parse(&mut Cursor::new(&b)).unwrap();
+        let e = d.records(Cursor::new(&b)).next().unwrap().unwrap_err().to_string();
+        assert!(e.contains("AUXTRACE record: size 1099511627776"), "{e}");
+    }
 
     #[test]
     fn record_names_cover_kernel_and_tool_types() {
