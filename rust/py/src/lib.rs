@@ -6,13 +6,16 @@ mod attr;
 mod errors;
 mod event_mmap;
 mod guard;
+mod ioctl;
 mod machine;
 mod mm;
 mod perf_data;
 mod ring;
 mod sched;
+mod sideband;
 mod slab;
 mod task_data;
+mod tasks;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
