@@ -115,6 +115,10 @@ def test_sample_fields_equal_perf_script(perf_record_file: Path) -> None:
     _, samples = ours(pd)
     assert sorted(samples) == sorted(perf_script_samples(perf_record_file))
     assert {a["name"] for a in pd.attrs} == {"page-faults", "task-clock"}
+    cols = pd.samples()  # the same samples in bulk, as numpy columns
+    names = [a["name"] for a in pd.attrs]
+    bulk = zip(cols["pid"], cols["tid"], cols["time"], cols["ip"], cols["period"], cols["attr"])
+    assert sorted((int(p), int(t), int(tm), int(ip), int(pr), names[a]) for p, t, tm, ip, pr, a in bulk) == sorted(samples)
     feats = pd.features
     assert feats["osrelease"] == os.uname().release and feats["arch"] == os.uname().machine
     assert feats["sample_time"] == (min(s[2] for s in samples), max(s[2] for s in samples))
@@ -174,6 +178,9 @@ def test_perf_script_prints_what_perfcore_wrote(tmp_path: Path) -> None:
     path = tmp_path / "ours.data"
     expect = two_event_file(path)
     assert sorted(perf_script_samples(path)) == sorted(expect)
+    faults = perf_data.read(path).samples(attr=0)
+    assert list(faults["ip"]) == [e[3] for e in expect if e[5] == "my-faults"]
+    assert set(faults["attr"]) == {0} and list(faults["misc"]) == [2] * len(faults["ip"])
     r = perf("script", "-F", "comm,tid", "-i", str(path))
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert {tuple(l.split()) for l in r.stdout.splitlines()} == {("worker", "100"), ("helper", "101")}
@@ -447,6 +454,18 @@ def test_writer_aborts_on_exception_and_refuses_misuse(tmp_path: Path) -> None:
     with pytest.raises(pc.UsageError, match="already finished"):
         w.write_sample(ip=2)
     assert [r["ip"] for r in perf_data.read(path).records()] == [1]
+
+
+def test_samples_in_bulk_need_one_format(tmp_path: Path) -> None:
+    a = pc.Attr(type="software", config="cpu-clock", sample_type="identifier|ip")
+    b = pc.Attr(type="software", config="task-clock", sample_type="identifier|ip|tid")
+    path = perf_data.write(tmp_path / "mixed.data", [{"attr": a, "ids": [1]}, {"attr": b, "ids": [2]}],
+                           [{"type": "sample", "id": 1, "ip": 10}, {"type": "sample", "id": 2, "ip": 20, "tid": 3}])
+    pd = perf_data.read(path)
+    with pytest.raises(pc.UsageError, match="different sample formats"):
+        pd.samples()
+    assert list(pd.samples(attr=1)["tid"]) == [3] and list(pd.samples(attr=0)["ip"]) == [10]
+    assert "tid" not in pd.samples(attr=0)
 
 
 def test_cli_dump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

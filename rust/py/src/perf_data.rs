@@ -5,7 +5,9 @@
 
 use crate::attr::PyAttr;
 use crate::errors::to_py;
-use crate::ring::convert::{decoded_to, g, record_from, sample_from, usage};
+use crate::ring::convert::{decoded_to, g, record_from, sample_from, samples_columns, usage};
+use numpy::IntoPyArray;
+use perfcore::abi::record::PERF_RECORD_SAMPLE;
 use perfcore::output::{Record, RecordBody};
 use perfcore::perfdata::header::feature_name;
 use perfcore::perfdata::*;
@@ -140,6 +142,33 @@ impl PyPerfData {
                 out.append(record_to(py, &r.map_err(to_py)?, &evlist)?)?;
             }
             Ok(out)
+        })
+    }
+
+    /// The samples as a dict of numpy arrays (one per sample field of the format, plus
+    /// `misc` and `attr`, the attr index of each row), decoded in bulk. `attr` selects one
+    /// event; without it every attr must have the same sample format.
+    #[pyo3(signature = (attr=None))]
+    fn samples<'py>(&self, py: Python<'py>, attr: Option<usize>) -> PyResult<Bound<'py, PyDict>> {
+        g(|| {
+            let evlist = &self.reader.data().evlist;
+            let fmt = *evlist
+                .format(attr.unwrap_or(0))
+                .ok_or_else(|| usage(format!("attr {} does not exist ({} attrs)", attr.unwrap_or(0), evlist.len())))?;
+            if attr.is_none() && (0..evlist.len()).any(|i| evlist.format(i) != Some(&fmt)) {
+                return Err(usage("the attrs have different sample formats: pass attr= to choose one"));
+            }
+            let (mut recs, mut owners) = (Vec::new(), Vec::new());
+            for r in self.reader.records().map_err(to_py)? {
+                let r = r.map_err(to_py)?;
+                if r.decoded.type_ == PERF_RECORD_SAMPLE && (attr.is_none() || r.attr == attr) {
+                    owners.push(r.attr.unwrap_or(0) as u32);
+                    recs.push(r.bytes);
+                }
+            }
+            let d = samples_columns(py, &recs, &fmt)?;
+            d.set_item("attr", owners.into_pyarray(py))?;
+            Ok(d)
         })
     }
 
