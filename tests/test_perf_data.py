@@ -85,12 +85,22 @@ def ours(pd: perf_data.PerfData) -> tuple[Counter[str], list[tuple[int, int, int
 # --- files written by the real perf ---
 
 
-@pytest.fixture(scope="module")
-def perf_record_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+RECORDINGS = {
+    # two software events, every page fault and task-clock tick of ls, periods sampled
+    "ls": ["-e", "page-faults,task-clock", "-c", "1", "-P", "--", "/bin/ls", "/"],
+    # system-wide with context-switch records (SWITCH_CPU_WIDE, a dummy event, CPU in samples)
+    "system-wide": ["-a", "--switch-events", "-e", "cpu-clock,page-faults", "-c", "100000", "-P", "--", "sleep", "0.05"],
+    # callchains
+    "callchain": ["-g", "-e", "task-clock", "-c", "100000", "-P", "--", "/bin/ls", "/"],
+}
+
+
+@pytest.fixture(scope="module", params=sorted(RECORDINGS))
+def perf_record_file(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     if PERF is None:
         pytest.skip("perf (linux-perf) is not installed")
-    out = tmp_path_factory.mktemp("perf") / "perf.data"
-    r = perf("record", "-e", "page-faults,task-clock", "-c", "1", "-P", "-o", str(out), "--", "/bin/ls", "/")
+    out = tmp_path_factory.mktemp("perf") / f"{request.param}.data"
+    r = perf("record", "-o", str(out), *RECORDINGS[request.param])
     if r.returncode != 0:
         pytest.skip(f"perf record failed here: {r.stderr.strip()[-200:]}")
     return out
@@ -106,21 +116,27 @@ def test_record_counts_per_type_equal_perf_report_D(perf_record_file: Path) -> N
     assert totals.pop("TOTAL") == sum(counts.values())
     assert totals == dict(counts)
     assert per_event == dict(Counter(s[5] for s in samples))
-    assert counts["SAMPLE"] > 50 and counts["MMAP2"] > 0 and counts["FINISHED_ROUND"] > 0
+    assert counts["SAMPLE"] > 5 and counts["FINISHED_ROUND"] > 0
+    if perf_record_file.stem == "system-wide":
+        assert counts["SWITCH_CPU_WIDE"] > 0 and all("cpu" in r for r in pd.records() if r["type"] == "sample")
+    if perf_record_file.stem == "callchain":
+        assert all(r["callchain"] for r in pd.iter_records() if r["type"] == "sample")
 
 
 @needs_perf
 def test_sample_fields_equal_perf_script(perf_record_file: Path) -> None:
+    if perf_record_file.stem == "callchain":
+        pytest.skip("perf script prints the callchain instead of one ip per sample")
     pd = perf_data.read(perf_record_file)
     _, samples = ours(pd)
     assert sorted(samples) == sorted(perf_script_samples(perf_record_file))
-    assert {a["name"] for a in pd.attrs} == {"page-faults", "task-clock"}
     cols = pd.samples()  # the same samples in bulk, as numpy columns
     names = [a["name"] for a in pd.attrs]
     bulk = zip(cols["pid"], cols["tid"], cols["time"], cols["ip"], cols["period"], cols["attr"])
     assert sorted((int(p), int(t), int(tm), int(ip), int(pr), names[a]) for p, t, tm, ip, pr, a in bulk) == sorted(samples)
     feats = pd.features
     assert feats["osrelease"] == os.uname().release and feats["arch"] == os.uname().machine
+    assert {a["name"] for a in pd.attrs} >= {"page-faults"}
     assert feats["sample_time"] == (min(s[2] for s in samples), max(s[2] for s in samples))
 
 
@@ -133,7 +149,8 @@ def test_real_file_round_trips_through_our_writer(perf_record_file: Path, tmp_pa
     attrs = [{"attr": a["attr"], "ids": a["ids"], "name": a["name"]} for a in pd.attrs]
     perf_data.write(copy, attrs, pd.records())
     assert ours(perf_data.read(copy)) == ours(pd)
-    assert sorted(perf_script_samples(copy)) == sorted(perf_script_samples(perf_record_file))
+    if perf_record_file.stem != "callchain":
+        assert sorted(perf_script_samples(copy)) == sorted(perf_script_samples(perf_record_file))
     r = perf("report", "--stats", "-i", str(copy))
     assert r.returncode == 0, r.stderr
     totals, _ = aggregated_stats(r.stdout)
