@@ -14,6 +14,7 @@ pub mod mm;
 pub mod output;
 pub mod perfdata;
 pub mod pmu;
+pub mod sim;
 pub mod slab;
 pub mod sync;
 pub mod task;

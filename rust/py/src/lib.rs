@@ -12,7 +12,7 @@ mod mm;
 mod perf_data;
 mod ring;
 mod sched;
-mod sideband;
+mod sim;
 mod slab;
 mod task_data;
 mod tasks;
