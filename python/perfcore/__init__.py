@@ -8,7 +8,7 @@ The engine is Rust (``perfcore._core``); this package is its Python front::
                                    sample_type="ip|tid|time"), pid=0, cpu=-1)
 """
 
-from perfcore import abi, mm, slab
+from perfcore import abi, mm, perf_data, slab
 from perfcore._core import (
     AddressSpaces,
     Attr,
@@ -18,6 +18,7 @@ from perfcore._core import (
     KmemCache,
     Machine,
     NotFoundError,
+    PerfDataError,
     PerfError,
     RecordFormat,
     RingBuffer,
@@ -38,6 +39,7 @@ __all__ = [
     "KmemCache",
     "Machine",
     "NotFoundError",
+    "PerfDataError",
     "PerfError",
     "RecordFormat",
     "RingBuffer",
@@ -50,6 +52,7 @@ __all__ = [
     "lbr_callstack_study",
     "mm",
     "page_size_histogram",
+    "perf_data",
     "slab",
     "task_data_memory",
 ]

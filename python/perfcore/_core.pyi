@@ -1,5 +1,6 @@
 """Type stub of the perfcore._core extension module (hand-written; checked by stubtest)."""
 
+import os
 from typing import Any, final
 
 import numpy as _np
@@ -11,6 +12,7 @@ __all__ = [
     "UsageError",
     "NotFoundError",
     "InternalError",
+    "PerfDataError",
     "_force_panic",
     "abi_constants",
     "abi_names",
@@ -34,6 +36,10 @@ __all__ = [
     "PageView",
     "trace_bytes",
     "mmap_check",
+    "PerfData",
+    "PerfDataRecords",
+    "PerfDataWriter",
+    "read_perf_data",
     "TaskDataTable",
     "lbr_callstack_study",
     "task_data_memory",
@@ -52,6 +58,9 @@ class NotFoundError(KeyError):
 
 class InternalError(RuntimeError):
     """A bug in perfcore (a Rust panic or an impossible state)."""
+
+class PerfDataError(ValueError):
+    """A malformed perf.data file; the message gives the byte offset and the field."""
 
 def _force_panic() -> None: ...
 def abi_constants() -> dict[str, int]: ...
@@ -487,6 +496,63 @@ class RingBuffer:
     def watermark(self) -> int: ...
 
 def trace_bytes(start: int, length: int) -> bytes: ...
+
+# --- perf.data ---
+
+@final
+class PerfData:
+    """A parsed perf.data file: header, attrs, features; records on demand."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def header(self) -> dict[str, Any]: ...
+    @property
+    def attrs(self) -> list[dict[str, Any]]: ...
+    @property
+    def features(self) -> dict[str, Any]: ...
+    @property
+    def feature_names(self) -> list[str]: ...
+    def records(self) -> list[dict[str, Any]]: ...
+    def samples(self, attr: int | None = None) -> dict[str, _npt.NDArray[Any]]: ...
+    def iter_records(self) -> PerfDataRecords: ...
+
+@final
+class PerfDataRecords:
+    """Lazy iterator over the records of a perf.data file."""
+
+    def __iter__(self) -> PerfDataRecords: ...
+    def __next__(self) -> dict[str, Any]: ...
+
+@final
+class PerfDataWriter:
+    """Writes a perf.data file; ``finish()`` renames it into place."""
+
+    def __new__(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        attr_size: int = 128,
+        hostname: str | None = None,
+        osrelease: str | None = None,
+        version: str | None = None,
+        arch: str | None = None,
+        nrcpus: tuple[int, int] | None = None,
+        cmdline: list[str] | None = None,
+    ) -> PerfDataWriter: ...
+    def add_attr(self, attr: Attr, ids: list[int] = ..., name: str | None = None) -> int: ...
+    def write_sample(self, attr: int | None = None, **fields: Any) -> None: ...
+    def write_record(self, kind: str, misc: int = 0, attr: int | None = None, **fields: Any) -> None: ...
+    def write_bytes(self, data: bytes, attr: int | None = None) -> None: ...
+    def write_kernel_mmap(self, start: int = ..., length: int = ...) -> None: ...
+    @property
+    def records(self) -> int: ...
+    def finish(self) -> str: ...
+    def abort(self) -> None: ...
+    def __enter__(self) -> PerfDataWriter: ...
+    def __exit__(self, exc_type: object = None, _exc: object = None, _tb: object = None) -> bool: ...
+
+def read_perf_data(path: str | os.PathLike[str]) -> PerfData: ...
 def mmap_check(
     length: int,
     pgoff: int = 0,

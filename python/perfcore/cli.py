@@ -1,4 +1,4 @@
-"""The ``perfcore`` command: ``perfcore --version``, ``perfcore demo``."""
+"""The ``perfcore`` command: ``perfcore --version``, ``perfcore demo``, ``perfcore perf-data dump FILE``."""
 
 from __future__ import annotations
 
@@ -20,9 +20,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     d = sub.add_parser("demo", help="run the built-in scenario and print its report")
     d.add_argument("--json", action="store_true", help="print the report as JSON")
+    pd = sub.add_parser("perf-data", help="read perf.data files")
+    pd_sub = pd.add_subparsers(dest="perf_data_command", metavar="ACTION", required=True)
+    dump = pd_sub.add_parser("dump", help="header, attrs, features and one line per record (like perf report -D)")
+    dump.add_argument("file", help="a perf.data file")
+    dump.add_argument("--limit", type=int, default=None, help="print at most this many records")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo_mod.run(json_output=args.json)
+    if args.command == "perf-data":
+        from perfcore import perf_data
+
+        try:
+            print(perf_data.dump(args.file, limit=args.limit))
+        except (OSError, ValueError) as e:
+            print(f"perfcore perf-data: {e}", file=sys.stderr)
+            return 1
+        return 0
     parser.print_help()
     return 2
 

@@ -121,12 +121,21 @@ pub enum Error {
     /// The model found itself in a state that should be impossible.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A malformed perf.data file: the byte offset in the file and what is wrong there (the
+    /// field and its value).
+    #[error("perf.data offset {offset:#x}: {reason}")]
+    PerfData { offset: u64, reason: String },
 }
 
 impl Error {
     /// A kernel-style error with its reason.
     pub fn perf(errno: Errno, reason: impl Into<String>) -> Self {
         Error::Perf { errno, reason: reason.into() }
+    }
+
+    /// A malformed-perf.data error at byte `offset` of the file.
+    pub fn perf_data(offset: u64, reason: impl Into<String>) -> Self {
+        Error::PerfData { offset, reason: reason.into() }
     }
 
     /// The errno, if this is a kernel answer.

@@ -12,6 +12,7 @@ pub mod machine;
 pub mod machine_settings;
 pub mod mm;
 pub mod output;
+pub mod perfdata;
 pub mod pmu;
 pub mod sim;
 pub mod slab;

@@ -21,6 +21,12 @@ create_exception!(
 );
 create_exception!(
     perfcore._core,
+    PerfDataError,
+    PyValueError,
+    "A malformed perf.data file; the message gives the byte offset and the field."
+);
+create_exception!(
+    perfcore._core,
     InternalError,
     PyRuntimeError,
     "A bug in perfcore: a Rust panic or an impossible state. Please report it."
@@ -33,6 +39,7 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Usage(m) => UsageError::new_err(m),
         Error::NotFound(m) => NotFoundError::new_err(m),
         Error::Internal(m) => InternalError::new_err(m),
+        e @ Error::PerfData { .. } => PerfDataError::new_err(e.to_string()),
     }
 }
 
@@ -43,5 +50,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UsageError", py.get_type::<UsageError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
+    m.add("PerfDataError", py.get_type::<PerfDataError>())?;
     Ok(())
 }

@@ -9,6 +9,7 @@ mod guard;
 mod ioctl;
 mod machine;
 mod mm;
+mod perf_data;
 mod ring;
 mod sched;
 mod sim;
@@ -70,6 +71,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     mm::register(m)?;
     ring::register(m)?;
+    perf_data::register(m)?;
     m.add_function(wrap_pyfunction!(_force_panic, m)?)?;
     m.add_function(wrap_pyfunction!(abi_constants, m)?)?;
     m.add_function(wrap_pyfunction!(abi_names, m)?)?;

@@ -3,7 +3,7 @@
 //! records), `PageView` (zero-copy read-only view of ring or AUX pages), `mmap_check()` and
 //! `trace_bytes()`. Conversion only: every rule lives in the core.
 
-mod convert;
+pub(crate) mod convert;
 mod format;
 
 use crate::errors::to_py;
