@@ -8,7 +8,7 @@ The engine is Rust (``perfcore._core``); this package is its Python front::
                                    sample_type="ip|tid|time"), pid=0, cpu=-1)
 """
 
-from perfcore import abi, mm, slab
+from perfcore import abi, mm, scenario, slab
 from perfcore._core import (
     AddressSpaces,
     Attr,
@@ -27,6 +27,7 @@ from perfcore._core import (
     lbr_callstack_study,
     task_data_memory,
 )
+from perfcore.errors import ScenarioError
 from perfcore.mm import check_zero_runs, from_smaps, page_size_histogram
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "PerfError",
     "RecordFormat",
     "RingBuffer",
+    "ScenarioError",
     "TaskDataTable",
     "UsageError",
     "__version__",
@@ -50,6 +52,7 @@ __all__ = [
     "lbr_callstack_study",
     "mm",
     "page_size_histogram",
+    "scenario",
     "slab",
     "task_data_memory",
 ]
