@@ -498,12 +498,11 @@ def is_reference(path: tuple[Any, ...]) -> bool:
 @st.composite
 def mutated(draw: st.DrawFn) -> tuple[str, tuple[Any, ...], str]:
     """A valid example scenario with one field made wrong in a way no schema accepts."""
-    doc = draw(st.sampled_from(valid_docs()))
+    doc = draw(st.one_of(st.sampled_from(valid_docs()), scenarios().map(lambda g: g.doc)))
     all_leaves = leaves(doc)
     how = draw(st.sampled_from(["unknown_key", "list", "negative", "unknown_name", "not_a_table"]))
     if how == "unknown_key":
-        tables = [p for p, v in all_leaves if isinstance(v, dict) and p[-1] != "rates"
-                  and not (len(p) == 3 and p[0] == "step")]  # a step table itself: "zz" is then an unknown step
+        tables = [p for p, v in all_leaves if isinstance(v, dict) and p[-1] != "rates"]
         path = draw(st.sampled_from([(), *tables]))
         target = doc
         for k in path:
@@ -520,6 +519,7 @@ def mutated(draw: st.DrawFn) -> tuple[str, tuple[Any, ...], str]:
         cands = [p for p, v in all_leaves if isinstance(v, str) and is_reference(p)]
         value = "no_such_name"
     else:
+        # (a step's parameter table is left out: `check_sched = true` is valid)
         cands = [p for p, v in all_leaves if isinstance(v, dict) and not (len(p) == 3 and p[0] == "step")]
         value = True
     assume(cands)
@@ -575,6 +575,11 @@ def test_limits() -> None:
         scenario.loads("[[step]]\ncheck_sched = true\n" * (scenario.MAX_STEPS + 1))
     with pytest.raises(ScenarioError, match="more than 100000 steps"):
         scenario.loads('[[step]]\nadvance = "1ns"\nrepeat = 60000\n' * 2)
+    ring = ('[[task]]\nname = "w"\n[[event]]\nname = "c"\nattr = { type = "software", config = "dummy" }\n'
+            'task = "w"\n[[step]]\nmmap_ring = { event = "c", data_pages = 1024 }\nrepeat = ')
+    scenario.loads(ring + "16")
+    with pytest.raises(ScenarioError, match="more than 16384 ring-buffer pages"):
+        scenario.loads(ring + "17")
     with pytest.raises(ScenarioError, match="more than 3600000000000 ns"):
         scenario.loads('[[step]]\nadvance = "1800s"\nrepeat = 3\n')
     with pytest.raises(ScenarioError, match="nested too deeply"):

@@ -46,7 +46,8 @@ class Kind:
 
     ``ref`` names the namespace a name refers to (``task``, ``cgroup`` or ``event``) and
     ``effect`` what the step does to that namespace when it succeeds: ``new`` binds a new name
-    to the call's result, ``open``/``close`` open or close a declared event.
+    to the call's result, ``open``/``close`` open or close a declared event. ``budget`` names the
+    run-wide total the value adds to (``time``: simulated ns; ``ring_pages``), capped by the limits.
     """
 
     name: str
@@ -54,6 +55,7 @@ class Kind:
     check: Callable[[Any, Ctx], Any]
     ref: str | None = None
     effect: str | None = None
+    budget: str | None = None
 
 def show(v: Any) -> str:
     """A value as a message quotes it: its repr, cut short (garbage input can be long)."""
@@ -167,14 +169,15 @@ TEXT = Kind("string", f"a string of 1 to {MAX_NAME_LEN} characters", _check_text
 RATE = Kind("rate", "events per second: a number from 0 to 1e15", _check_rate)
 CPU = Kind("cpu", "a CPU number, 0 to machine.nr_cpus - 1", _check_cpu)
 DURATION = Kind("duration", 'integer ns, or a string with a unit: "40ns", "250us", "10ms", "1.5s"',
-                lambda v, _c: parse_duration(v))
+                lambda v, _c: parse_duration(v), budget="time")
 U64 = Kind("u64", 'an address or length: integer, "0x..." hex, or with a unit "4K", "2M", "1G"',
            lambda v, _c: parse_size(v))
 PAGE_SIZE = Kind("page size", '4096, "2M" or "1G"', _check_page_size)
 MAP_KIND = choice_kind("mapping kind", lambda _c: frozenset({"anon", "file", "hugetlb"}), '"anon", "file" or "hugetlb"')
 PMU = choice_kind("PMU", lambda c: c.pmus, "a PMU name of the machine (`cpu`, `software`, ...)")
 SYSCTL = choice_kind("sysctl", lambda c: c.sysctls, "a `kernel.*` perf sysctl name (`perf_event_paranoid`, ...)")
-RING_PAGES = int_kind(0, MAX_RING_PAGES, f"a page count, 0 to {MAX_RING_PAGES}")
+RING_PAGES = Kind(f"int 0..{MAX_RING_PAGES}", f"a page count, 0 to {MAX_RING_PAGES}",
+                  lambda v, _c: check_int(v, 0, MAX_RING_PAGES), budget="ring_pages")
 TASK = Kind("task", "the name of a task that exists at this step", _check_name, ref="task")
 NEW_TASK = Kind("new task", "a new task name, bound to the task the step creates", _check_name, "task", "new")
 CGROUP = Kind("cgroup", "the name of a cgroup that exists at this step", _check_name, ref="cgroup")

@@ -48,10 +48,6 @@ from perfcore.scenario.limits import (
 from perfcore.scenario.plan import EventDecl, Scenario, Step
 from perfcore.scenario.steps import STEP_OPTIONS, STEPS
 
-def _loc(source: str, where: str, key: str, reason: str) -> ScenarioError:
-    return ScenarioError(source, where, key, reason)
-
-
 class _Parser:
     """Checks a decoded TOML document and builds the Scenario (all checks before any run)."""
 
@@ -60,7 +56,7 @@ class _Parser:
         self.doc = doc
 
     def bad(self, where: str, key: str, reason: str) -> ScenarioError:
-        return _loc(self.source, where, key, reason)
+        return ScenarioError(self.source, where, key, reason)
 
     def table(self, v: Any, where: str, key: str, allowed: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(v, dict):
@@ -177,7 +173,7 @@ class _Parser:
         for k, v in attr.items():
             if isinstance(v, bool) or isinstance(v, int | str):
                 continue
-            raise self.bad(where, f"attr.{quote(k)}", f"{v!r} is not an integer, boolean or string")
+            raise self.bad(where, f"attr.{quote(k)}", f"{show(v)} is not an integer, boolean or string")
         try:
             Attr(**attr)
         except (ValueError, TypeError, OverflowError, KeyError) as e:
@@ -259,6 +255,11 @@ class _Parser:
         return Step(where, action, params)
 
 
+_BUDGETS = {"time": (MAX_SIM_NS, "advance more than {} ns in total"),
+            "ring_pages": (MAX_TOTAL_RING_PAGES, "map more than {} ring-buffer pages in total")}
+"""Kind.budget -> (limit of the run's total, what exceeding it means)."""
+
+
 class _Checker:
     """Walks setup and steps in order with the names that exist at each step, so a reference
     to a task, cgroup or event that does not exist (yet, or any more) is found before running,
@@ -267,13 +268,12 @@ class _Checker:
     def __init__(self, sc: Scenario) -> None:
         self.sc = sc
         self.live: dict[str, set[str]] = {"task": set(), "cgroup": set(), "event": set()}
-        self.sim_ns = 0
-        self.ring_pages = 0
+        self.totals = dict.fromkeys(_BUDGETS, 0)
         self.mapped_pages = 0
         self.executed = 0
 
     def bad(self, step: Step, key: str, reason: str) -> ScenarioError:
-        return _loc(self.sc.source, step.where, key, reason)
+        return ScenarioError(self.sc.source, step.where, key, reason)
 
     def check(self) -> None:
         for step in (*self.sc.setup, *self.sc.steps):
@@ -325,25 +325,23 @@ class _Checker:
                                f"{key} {name!r} of event {decl.name!r} {state} at this step")
 
     def check_budget(self, step: Step) -> None:
-        n = step.repeat
+        """Add the step's executions, simulated time and memory to the run's totals; a total over
+        its limit is an error of the step that crosses it."""
+        n, p = step.repeat, step.params
         self.executed += n
         if self.executed > MAX_EXECUTED_STEPS:
             raise self.bad(step, "repeat", f"the run would execute more than {MAX_EXECUTED_STEPS} steps")
-        p = step.params
-        if step.action == "advance":
-            self.sim_ns += n * p["duration"]
-            if self.sim_ns > MAX_SIM_NS:
-                raise self.bad(step, "advance.duration", f"the run would advance more than {MAX_SIM_NS} ns in total")
-        elif step.action == "mmap_ring":
-            self.ring_pages += n * (p["data_pages"] + p.get("aux_pages", 0))
-            if self.ring_pages > MAX_TOTAL_RING_PAGES:
-                raise self.bad(step, "mmap_ring.data_pages",
-                               f"the run would map more than {MAX_TOTAL_RING_PAGES} ring-buffer pages")
-        elif step.action == "mmap" and p.get("populate", True):
+        for param in STEPS[step.action].params:
+            if param.kind.budget is None or param.name not in p:
+                continue
+            total = self.totals[param.kind.budget] = self.totals[param.kind.budget] + n * p[param.name]
+            limit, what = _BUDGETS[param.kind.budget]
+            if total > limit:
+                raise self.bad(step, step.key(param.name), "the run would " + what.format(limit))
+        if step.action == "mmap" and p.get("populate", True):  # page tables for every page faulted in
             self.mapped_pages += n * -(-p["length"] // p.get("page_size", 4096))
             if self.mapped_pages > MAX_MAPPED_PAGES:
                 raise self.bad(step, "mmap.length", f"the run would populate more than {MAX_MAPPED_PAGES} pages")
-
 
 
 def load(source: str | bytes | os.PathLike[str]) -> Scenario:

@@ -188,8 +188,8 @@ class Runner:
                   if p.keyword is not None and p.name in step.params}
         target: Any = self.machine if owner == "Machine" else self.events[step.params["event"]]
         result = getattr(target, method)(**kwargs)
-        if step.action == "advance":
-            self.report.time_ns += step.params["duration"]
+        self.report.time_ns += sum(step.params[p.name] for p in spec.params
+                                   if p.kind.budget == "time" and p.name in step.params)
         return result
 
     def do_open(self, step: Step) -> Event:
