@@ -56,9 +56,11 @@ class _Parser:
         self.doc = doc
 
     def bad(self, where: str, key: str, reason: str) -> ScenarioError:
+        """The error for a problem at ``where``/``key`` of this file."""
         return ScenarioError(self.source, where, key, reason)
 
     def table(self, v: Any, where: str, key: str, allowed: Mapping[str, Any]) -> dict[str, Any]:
+        """``v`` must be a table whose keys are all in ``allowed``."""
         if not isinstance(v, dict):
             raise self.bad(where, key, f"must be a table, not {type(v).__name__}")
         for k in v:
@@ -68,6 +70,7 @@ class _Parser:
         return v
 
     def tables(self, key: str, cap: int) -> list[dict[str, Any]]:
+        """The top-level array of tables ``[[key]]`` (empty when absent), at most ``cap`` long."""
         v = self.doc.get(key, [])
         if not isinstance(v, list):
             raise self.bad("", key, f"must be an array of tables ([[{key}]])")
@@ -79,12 +82,14 @@ class _Parser:
         return v
 
     def value(self, kind: Kind, v: Any, ctx: Ctx, where: str, key: str) -> Any:
+        """``v`` checked and normalised by its kind."""
         try:
             return kind.check(v, ctx)
         except Bad as e:
             raise self.bad(where, key, str(e)) from None
 
     def parse(self) -> Scenario:
+        """Check every table, build the setup and the steps, then walk them with :class:`_Checker`."""
         self.table(self.doc, "", "", {"description": 1, "machine": 1, "task": 1, "cgroup": 1, "event": 1, "step": 1})
         description = self.doc.get("description", "")
         if not isinstance(description, str) or len(description) > 4096:
@@ -110,6 +115,8 @@ class _Parser:
         return scenario
 
     def machine(self) -> tuple[dict[str, Any], Ctx]:
+        """The ``[machine]`` table: checked arguments, and a probe Machine built from them (no
+        run) for the values later checks need: CPU count, PMU names, sysctl names."""
         kinds: dict[str, Kind] = {
             "preset": choice_kind("preset", lambda _c: frozenset(n for n, _ in Machine.presets()), "a preset"),
             "nr_cpus": int_kind(1, MAX_NR_CPUS), "privileged": BOOL, "perf_event_paranoid": int_kind(-1, I32_MAX),
@@ -127,6 +134,7 @@ class _Parser:
         return kwargs, ctx
 
     def cgroup(self, t: dict[str, Any], where: str, ctx: Ctx) -> Step:
+        """A ``[[cgroup]]`` table: a cgroup_create setup step."""
         self.table(t, where, "", {"name": 1, "parent": 1})
         if "name" not in t:
             raise self.bad(where, "name", "missing")
@@ -136,6 +144,7 @@ class _Parser:
         return Step(where, "cgroup_create", params, keys={"cgroup": "name", "parent": "parent"})
 
     def task(self, t: dict[str, Any], where: str, ctx: Ctx) -> list[Step]:
+        """A ``[[task]]`` table: spawn, cgroup_attach and set_rate setup steps."""
         self.table(t, where, "", {"name": 1, "comm": 1, "uid": 1, "kernel_thread": 1, "cgroup": 1, "rates": 1})
         if "name" not in t:
             raise self.bad(where, "name", "missing")
@@ -158,6 +167,7 @@ class _Parser:
         return out
 
     def event(self, t: dict[str, Any], where: str) -> EventDecl:
+        """An ``[[event]]`` table; its attr is built once here so a bad field fails at load."""
         keys = {"name": 1, "attr": 1, "task": 1, "pid": 1, "cgroup": 1, "cpu": 1, "group": 1, "flags": 1, "at_start": 1}
         self.table(t, where, "", keys)
         ctx = Ctx(1, frozenset(), frozenset())
@@ -209,6 +219,7 @@ class _Parser:
         return check_int(v, 0, U64_MAX)
 
     def step(self, t: dict[str, Any], where: str, ctx: Ctx) -> Step:
+        """A ``[[step]]`` table: exactly one action plus options."""
         actions = [k for k in t if k in STEPS]
         unknown = [k for k in t if k not in STEPS and k not in STEP_OPTIONS]
         if unknown:
@@ -232,6 +243,8 @@ class _Parser:
                     opts.get("repeat", 1), opts.get("label"))
 
     def step_from(self, where: str, action: str, v: Any, ctx: Ctx) -> Step:
+        """An action's value (a parameter table, or the shorthand's scalar) checked against the
+        step table."""
         spec = STEPS[action]
         if not isinstance(v, dict):
             if spec.shorthand is not None:
@@ -268,16 +281,25 @@ class _Checker:
     def __init__(self, sc: Scenario) -> None:
         self.sc = sc
         self.live: dict[str, set[str]] = {"task": set(), "cgroup": set(), "event": set()}
+        self.ever: dict[str, set[str]] = {"task": set(), "cgroup": set(), "event": set(sc.events)}
         self.totals = dict.fromkeys(_BUDGETS, 0)
         self.mapped_pages = 0
         self.executed = 0
 
     def bad(self, step: Step, key: str, reason: str) -> ScenarioError:
+        """The error for a problem with ``key`` of this step."""
         return ScenarioError(self.sc.source, step.where, key, reason)
 
     def check(self) -> None:
+        """Walk the setup then the steps; then an ``[[event]]`` that never opens must still name
+        a task, cgroup and leader that the scenario has somewhere."""
         for step in (*self.sc.setup, *self.sc.steps):
             self.check_step(step)
+        for i, decl in enumerate(self.sc.events.values()):
+            for key, ns, name in (("task", "task", decl.task), ("cgroup", "cgroup", decl.cgroup),
+                                  ("group", "event", decl.group)):
+                if name is not None and name not in self.ever[ns]:
+                    raise ScenarioError(self.sc.source, f"event[{i}]", key, f"no {ns} {name!r} in the scenario")
 
     def need(self, step: Step, key: str, ns: str, name: str) -> None:
         """The name must be alive at this step."""
@@ -288,6 +310,8 @@ class _Checker:
         raise self.bad(step, key, f"no {ns} {name!r} exists at this step")
 
     def check_step(self, step: Step) -> None:
+        """Names the step uses must be alive (new ones must not); then apply its effects on the
+        names, unless it expects an error (then it is assumed not to take effect)."""
         spec = STEPS[step.action]
         for p in spec.params:
             if p.kind.ref is None or p.name not in step.params:
@@ -312,6 +336,7 @@ class _Checker:
             if p.kind.effect is not None and p.kind.ref is not None and p.name in step.params:
                 names = self.live[p.kind.ref]
                 (names.discard if p.kind.effect == "close" else names.add)(step.params[p.name])
+                self.ever[p.kind.ref].add(step.params[p.name])
         if len(self.live["task"]) > MAX_TASKS or len(self.live["cgroup"]) > MAX_CGROUPS:
             raise self.bad(step, "", f"more than {MAX_TASKS} tasks or {MAX_CGROUPS} cgroups")
 

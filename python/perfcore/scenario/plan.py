@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno as errno_mod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,13 @@ class Step:
     def expects_error(self) -> bool:
         """Whether the step must fail."""
         return self.expect_errno is not None or self.expect_error is not None
+
+    @property
+    def expectation(self) -> str:
+        """What the step must fail with, as written (``EINVAL``, ``UsageError``), or ""."""
+        if self.expect_errno is not None:
+            return errno_mod.errorcode[self.expect_errno]
+        return self.expect_error or ""
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,8 @@ class Runner:
                                                          "nr_cpus": self.machine.nr_cpus})
 
     def run(self) -> Report:
+        """Run the setup and the steps (each ``repeat`` times) until the end or the first failure,
+        then check the scheduling invariants; returns the report."""
         try:
             for step in (*self.sc.setup, *self.sc.steps):
                 for _ in range(step.repeat):
@@ -120,6 +122,8 @@ class Runner:
         return r
 
     def execute(self, step: Step) -> None:
+        """One execution of a step: an error goes to :meth:`failed_with`, success against an
+        expectation fails the run, otherwise the result binds names and is recorded."""
         self.report.steps_run += 1
         try:
             result = self.call(step)
@@ -128,11 +132,11 @@ class Runner:
             self.failed_with(step, e)
             return
         if step.expects_error:
-            want = errno_mod.errorcode[step.expect_errno] if step.expect_errno else step.expect_error
-            self.fail(step, f"expected {want}, but the step succeeded")
+            self.fail(step, f"expected {step.expectation}, but the step succeeded")
         self.bind(step, result)
 
     def failed_with(self, step: Step, e: BaseException) -> None:
+        """Record a model error; it fails the run unless the step expects exactly it."""
         code = e.errno if isinstance(e, PerfError) else None
         name = errno_mod.errorcode.get(code, str(code)) if code is not None else None
         cls = _error_name(e)
@@ -143,17 +147,17 @@ class Runner:
         self.report.errors.append({"step": step.where, "action": step.action, "error": cls, "errno": name,
                                    "message": str(e), "expected": expected})
         if not expected:
-            want = ""
-            if step.expects_error:
-                want = "expected " + (errno_mod.errorcode[step.expect_errno] if step.expect_errno
-                                      else str(step.expect_error)) + ", got "
+            want = f"expected {step.expectation}, got " if step.expects_error else ""
             self.fail(step, f"{want}{cls}{' ' + name if name else ''}: {e}")
 
     def fail(self, step: Step, message: str) -> None:
+        """Record a failure of the step and stop the run."""
         self.report.failures.append({"step": step.where, "action": step.action, "message": message})
         raise _StepFailed
 
     def bind(self, step: Step, result: Any) -> None:
+        """After a successful step: bind new names to the result, forget closed ones, and record
+        the result when the step table says so."""
         spec = STEPS[step.action]
         for p in spec.params:
             if p.name not in step.params:
@@ -180,6 +184,8 @@ class Runner:
         return self.names(p.kind.ref)[v]
 
     def call(self, step: Step) -> Any:
+        """Make the step's call: a runner action, or the Machine/Event method with the parameters
+        as keywords (names resolved to pids, cgroup ids and Events)."""
         spec = STEPS[step.action]
         owner, method = spec.call.split(".")
         if owner == "Scenario":
