@@ -10,7 +10,6 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from perfcore._core import NotFoundError, PerfError, UsageError
@@ -111,10 +110,11 @@ def parse_duration(v: Any) -> int:
         m = _DURATION_RE.fullmatch(v)
         if not m:
             raise Bad(f"{show(v)} is not a duration (a number with a unit: ns, us, ms or s)")
-        ns = Fraction(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        if ns.denominator != 1:
+        whole, _, frac = m.group(1).partition(".")
+        ns, scale = int(whole + frac) * _DURATION_UNITS[m.group(2)], 10 ** len(frac)
+        if ns % scale:
             raise Bad(f"{show(v)} is not a whole number of nanoseconds")
-        return check_int(int(ns), 0, MAX_SIM_NS)
+        return check_int(ns // scale, 0, MAX_SIM_NS)
     if isinstance(v, bool) or not isinstance(v, int):
         raise Bad(f"{show(v)} is not a duration (an integer of ns or a string like \"10ms\")")
     return check_int(v, 0, MAX_SIM_NS)
