@@ -156,6 +156,7 @@ fn context_switch(c: &mut Criterion) {
                         kind: "task-clock".into(),
                         read_format: 0,
                         id: u64::from(id),
+                        inherit: Default::default(),
                     };
                     e.install(id, spec).unwrap();
                     id += 1;

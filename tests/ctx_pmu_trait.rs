@@ -60,6 +60,7 @@ fn spec(pmu: u32, cpu: i32, id: u64) -> EventSpec {
         kind: "toy".into(),
         read_format: PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING,
         id,
+        inherit: Default::default(),
     }
 }
 

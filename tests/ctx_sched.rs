@@ -35,6 +35,7 @@ fn spec(e: &Engine, pmu: u32, kind: &str, task: Option<u32>, cpu: i32) -> EventS
         kind: kind.into(),
         read_format: TF,
         id: 0,
+        inherit: Default::default(),
     }
 }
 

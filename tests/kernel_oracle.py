@@ -66,3 +66,35 @@ def open_fd(attr: bytes, pid: int = 0, cpu: int = -1, group_fd: int = -1, flags:
         e = ctypes.get_errno()
         raise OSError(e, os.strerror(e))
     return int(fd)
+
+
+# --- ioctl(2) on event fds ---------------------------------------------------------------------
+
+_libc.ioctl.restype = ctypes.c_int
+
+
+@dataclass(frozen=True)
+class IoctlAnswer:
+    """What ioctl(2) said: errno 0 on success, and the u64 it wrote to ``*arg`` (PERF_EVENT_IOC_ID)."""
+
+    errno: int
+    written: int
+
+
+def ioctl(fd: int, cmd: int, arg: int | bytes | None = None) -> IoctlAnswer:
+    """ioctl(fd, cmd, arg) with ``arg`` passed as a full 64-bit unsigned long (an int) or as a
+    pointer to a copy of ``arg`` bytes (at least 8 bytes, so *arg can be read back as a u64)."""
+    if isinstance(arg, (bytes, bytearray)):
+        buf = ctypes.create_string_buffer(bytes(arg), max(len(arg), 8) + 8)
+        rc = _libc.ioctl(ctypes.c_int(fd), ctypes.c_ulong(cmd), ctypes.c_void_p(ctypes.addressof(buf)))
+        err = ctypes.get_errno() if rc < 0 else 0
+        return IoctlAnswer(err, int.from_bytes(buf.raw[:8], "little"))
+    value = 0 if arg is None else int(arg) & (2**64 - 1)
+    rc = _libc.ioctl(ctypes.c_int(fd), ctypes.c_ulong(cmd), ctypes.c_ulong(value))
+    return IoctlAnswer(ctypes.get_errno() if rc < 0 else 0, 0)
+
+
+def max_sample_rate() -> int:
+    """kernel.perf_event_max_sample_rate now (the kernel lowers it when sampling is slow)."""
+    with open("/proc/sys/kernel/perf_event_max_sample_rate") as f:
+        return int(f.read())

@@ -3,6 +3,7 @@
 //! their own modules (`events::open` for `perf_event_open()`).
 
 use crate::events::open::{perf_event_open, OpenArgs};
+use crate::events::rb::PerfBuffer;
 use crate::events::EventState;
 use crate::events::{EventArena, EventId};
 use crate::machine_settings::{Caller, Sysctls};
@@ -10,6 +11,7 @@ use crate::mm::{AddressSpaces, MapKind, MmConfig, MmId, TaskMmView};
 use crate::output::mmap_rules::{
     perf_mmap, AuxView, MmapAccounting, MmapAction, MmapEventView, MmapOptions, MmapOutcome, MmapRequest, RbView,
 };
+use crate::output::{AuxConfig, RingBuffer, RingConfig};
 use crate::pmu::caps;
 use crate::pmu::software::{ClockPmu, SoftwarePmu};
 use crate::pmu::PmuRegistry;
@@ -37,6 +39,9 @@ pub struct MachineConfig {
     pub caller: Caller,
     /// Also register the simulated instruction-trace PMU "trace" (AUX area capable).
     pub trace_pmu: bool,
+    /// Take the optimised context switch (swap of equivalent clones) as the kernel does;
+    /// false runs every switch the slow way, to compare.
+    pub optimized_switch: bool,
 }
 
 impl Default for MachineConfig {
@@ -47,6 +52,7 @@ impl Default for MachineConfig {
             sysctl: Sysctls::default(),
             caller: Caller::root(),
             trace_pmu: false,
+            optimized_switch: true,
         }
     }
 }
@@ -69,10 +75,11 @@ pub struct Machine {
     pub sched: crate::ctx::Engine,
     /// The cgroup hierarchy and open cgroup directory fds.
     pub cgroups: crate::cgroup::CgroupFs,
-    /// `task->mm` of user tasks (kernel threads have none).
-    task_mm: HashMap<TaskId, MmId>,
-    /// Mapped ring buffers, by event (the kernel-side `event->rb` as mmap() sees it).
-    rbs: HashMap<EventId, RbView>,
+    /// `task->mm` of user tasks by the task's address-space id (threads share one; kernel
+    /// threads have none).
+    task_mm: HashMap<u32, MmId>,
+    /// Ring buffers and `event->rb` of every event (`events::rb`).
+    pub(crate) buffers: crate::events::rb::EventBuffers,
     /// The caller's mlock accounting (`user->locked_vm`, `mm->pinned_vm`) for perf buffers.
     pub mlock: MmapAccounting,
     /// Lift the power-of-two check on AUX sizes (to study the 2^64 wrap corruption).
@@ -112,14 +119,15 @@ impl Machine {
         for d in core.iter_mut().filter(|d| !d.hybrid) {
             d.cpus = (0..cfg.nr_cpus).collect();
         }
-        let sched = crate::events::sched_glue::engine_for(&pmus, &core, cfg.nr_cpus);
+        let mut sched = crate::events::sched_glue::engine_for(&pmus, &core, cfg.nr_cpus);
+        sched.optimized_switch = cfg.optimized_switch;
         Ok(Machine {
             sched,
             cgroups: crate::cgroup::CgroupFs::new(),
             preset: cfg.preset,
             nr_cpus: cfg.nr_cpus,
             online: vec![true; cfg.nr_cpus as usize],
-            tasks: TaskTable::new(cfg.caller.uid),
+            tasks: TaskTable::with_cpus(cfg.caller.uid, cfg.nr_cpus),
             sysctl: cfg.sysctl,
             caller: cfg.caller,
             pmus,
@@ -127,7 +135,7 @@ impl Machine {
             last_event_id: 0,
             address_spaces: OnceLock::new(),
             task_mm: HashMap::new(),
-            rbs: HashMap::new(),
+            buffers: Default::default(),
             mlock: MmapAccounting::default(),
             allow_non_pow2_aux: false,
         })
@@ -159,24 +167,26 @@ impl Machine {
         self.last_event_id
     }
 
-    /// Whether an event has a mapped ring buffer.
+    /// Whether an event has a ring buffer (`event->rb`: its own or, after SET_OUTPUT,
+    /// another event's).
     pub fn has_ring_buffer(&self, event: EventId) -> bool {
-        self.rbs.contains_key(&event)
+        self.buffers.rb_of(event).is_some()
     }
 
-    /// The mmap() view of an event's ring buffer, if mapped.
+    /// The mmap() view of the ring buffer `event` writes into.
     pub fn ring_view(&self, event: EventId) -> Option<RbView> {
-        self.rbs.get(&event).copied()
+        self.buffers.get(event).map(|b| b.view)
     }
 
     /// `mmap()` of an event fd: the data ring (`pgoff == 0`) or, after the user wrote
     /// `aux_offset`/`aux_size` into the user page (`user_aux`), the AUX area. Applies the
     /// kernel's checks in order with this machine's sysctls and the caller's mlock accounting,
-    /// then records the mapping. Returns what the kernel did (create or share).
+    /// then creates or shares the ring buffer (perf_mmap_rb() / perf_mmap_aux(): the ring is
+    /// laid out from the event's attr and owned by the machine). Returns what the kernel did.
     pub fn perf_mmap(&mut self, event: EventId, req: MmapRequest, user_aux: Option<(u64, u64)>) -> Result<MmapOutcome> {
         let ev = self.events.get(event)?;
         let reg = self.pmus.get(ev.pmu);
-        let mut rb = self.rbs.get(&event).copied();
+        let mut rb = self.ring_view(event);
         if let (Some(r), Some((off, size))) = (rb.as_mut(), user_aux) {
             r.user_aux_offset = off;
             r.user_aux_size = size;
@@ -197,47 +207,86 @@ impl Machine {
         acct.nr_online_cpus = self.online.iter().filter(|o| **o).count() as u32;
         let opts = MmapOptions { aux_require_pow2: !self.allow_non_pow2_aux, lsm_denies: None };
         let out = perf_mmap(&view, &req, &acct, &opts)?;
-        self.mlock.account(&out);
         let page = crate::abi::PAGE_SIZE as u64;
         match out.action {
-            MmapAction::CreateRb { data_pages, .. } => {
-                self.rbs.insert(
-                    event,
-                    RbView { data_pages, mmap_count: 1, aux: None, user_aux_offset: 0, user_aux_size: 0 },
-                );
+            MmapAction::CreateRb { data_pages, overwrite, backward } => {
+                let ring = self.rb_alloc(event, data_pages, overwrite, backward)?;
+                let view = RbView { data_pages, mmap_count: 1, aux: None, user_aux_offset: 0, user_aux_size: 0 };
+                self.buffers.create(event, PerfBuffer { view, ring });
             }
             MmapAction::ShareRb => {
-                if let Some(r) = self.rbs.get_mut(&event) {
-                    r.mmap_count += 1;
+                if let Some(b) = self.buffers.get_mut(event) {
+                    b.view.mmap_count += 1;
                 }
             }
-            MmapAction::CreateAux { nr_pages, pgoff, .. } => {
-                if let Some(r) = self.rbs.get_mut(&event) {
-                    r.aux = Some(AuxView { pgoff, nr_pages });
-                    r.user_aux_offset = pgoff * page;
-                    r.user_aux_size = nr_pages * page;
-                }
+            MmapAction::CreateAux { nr_pages, pgoff, overwrite } => {
+                let aux_watermark = self.events.get(event)?.attr.aux_watermark;
+                let require_pow2 = !self.allow_non_pow2_aux;
+                let b = self
+                    .buffers
+                    .get_mut(event)
+                    .ok_or_else(|| Error::Internal(format!("AUX mapped on event {} without a ring", event.0)))?;
+                let cfg = AuxConfig {
+                    nr_pages: u32::try_from(nr_pages)
+                        .map_err(|_| Error::perf(crate::Errno::ENOMEM, format!("AUX nr_pages {nr_pages} too large")))?,
+                    writable: !overwrite,
+                    aux_watermark,
+                    require_pow2,
+                    pgoff,
+                    start: 0,
+                };
+                b.ring.map_aux(cfg)?;
+                b.ring.set_aux_area(pgoff * page, nr_pages * page);
+                b.view.aux = Some(AuxView { pgoff, nr_pages });
+                b.view.user_aux_offset = pgoff * page;
+                b.view.user_aux_size = nr_pages * page;
             }
             MmapAction::ShareAux => {}
         }
+        if matches!(out.action, MmapAction::CreateRb { .. } | MmapAction::ShareRb) {
+            self.buffers.output_mut(event).mmap_count += 1;
+        }
+        self.mlock.account(&out);
         Ok(out)
     }
 
-    /// `munmap()` of a whole ring mapping made by [`Machine::perf_mmap`]: the last unmap of the
-    /// data ring frees it and uncharges its pages (`perf_mmap_close()`).
+    /// rb_alloc() + ring_buffer_init() for `event`'s first data mmap: the ring's wakeup
+    /// settings come from the attr (`watermark`/`wakeup_watermark`, else `wakeup_events`).
+    fn rb_alloc(&self, event: EventId, data_pages: u64, overwrite: bool, backward: bool) -> Result<RingBuffer> {
+        let attr = &self.events.get(event)?.attr;
+        let watermark = attr.flag(crate::abi::AttrFlag::Watermark);
+        RingBuffer::new(RingConfig {
+            data_pages: u32::try_from(data_pages)
+                .map_err(|_| Error::perf(crate::Errno::ENOMEM, format!("data_pages {data_pages} too large")))?,
+            page_size: crate::abi::PAGE_SIZE,
+            writable: !overwrite,
+            backward,
+            watermark,
+            wakeup_watermark: if watermark { attr.wakeup_events } else { 0 },
+            wakeup_events: if watermark { 0 } else { attr.wakeup_events },
+            start: 0,
+        })
+    }
+
+    /// `munmap()` of a whole ring mapping made by [`Machine::perf_mmap`] through `event`: the
+    /// last unmap of the data ring detaches every event from it and frees it, and uncharges its
+    /// pages (`perf_mmap_close()`).
     pub fn perf_munmap(&mut self, event: EventId, outcome: &MmapOutcome) -> Result<()> {
-        let r = self
-            .rbs
-            .get_mut(&event)
+        let key = self.buffers.rb_of(event);
+        let b = key
+            .and_then(|k| self.buffers.by_key_mut(k))
             .ok_or_else(|| Error::Usage(format!("event {} has no mapped ring buffer", event.0)))?;
         match outcome.action {
             MmapAction::CreateRb { .. } | MmapAction::ShareRb => {
-                r.mmap_count = r.mmap_count.saturating_sub(1);
-                if r.mmap_count == 0 {
-                    self.rbs.remove(&event);
+                b.view.mmap_count = b.view.mmap_count.saturating_sub(1);
+                let last = b.view.mmap_count == 0;
+                let o = self.buffers.output_mut(event);
+                o.mmap_count = o.mmap_count.saturating_sub(1);
+                if let (true, Some(k)) = (last, key) {
+                    self.buffers.teardown(k);
                 }
             }
-            MmapAction::CreateAux { .. } | MmapAction::ShareAux => r.aux = None,
+            MmapAction::CreateAux { .. } | MmapAction::ShareAux => b.view.aux = None,
         }
         self.mlock.unaccount(outcome);
         Ok(())
@@ -322,14 +371,12 @@ impl Machine {
 
     /// `task->mm`: a user task's address space (made on first use), None for a kernel thread.
     pub fn task_mm(&mut self, t: TaskId) -> Result<Option<MmId>> {
-        if self.tasks.get(t)?.kernel_thread {
-            return Ok(None);
-        }
-        if let Some(mm) = self.task_mm.get(&t) {
+        let Some(key) = self.tasks.get(t)?.mm else { return Ok(None) };
+        if let Some(mm) = self.task_mm.get(&key) {
             return Ok(Some(*mm));
         }
         let mm = self.address_spaces()?.new_mm()?;
-        self.task_mm.insert(t, mm);
+        self.task_mm.insert(key, mm);
         Ok(Some(mm))
     }
 
@@ -390,7 +437,7 @@ impl Machine {
     /// (`perf_group_detach()`), a sibling leaves its group.
     pub fn close(&mut self, id: EventId) -> Result<()> {
         let ev = self.events.remove(id)?;
-        self.rbs.remove(&id);
+        self.buffers.forget(id);
         let _ = self.sched.remove(id.0);
         if ev.group_leader == id {
             for s in ev.siblings {

@@ -80,6 +80,22 @@ pub struct EventContext<E> {
     pub generation: u64,
     /// Do not rotate (set while inheriting).
     pub rotate_disable: bool,
+    /// Every event of the context in `list_add_event()` order (`event_list`), leaders and
+    /// siblings: `perf_event_sync_stat()` pairs two clones' events by this order.
+    pub event_list: Vec<E>,
+    /// The context this one is a clone of (`parent_ctx`; flattened to the root, §6.4).
+    pub parent_ctx: Option<CtxId>,
+    /// `generation` of `parent_ctx` when this context was cloned from it (`parent_gen`).
+    pub parent_gen: u64,
+    /// Non-zero while fork/exit/exec/open hold the context: no swap (`pin_count`).
+    pub pin_count: u32,
+    /// Events with `attr.inherit_stat` (`nr_stat`).
+    pub nr_stat: u32,
+    /// Events forcing the slow context switch (`nr_no_switch_fast`): inherit with
+    /// PERF_SAMPLE_READ, or a pending SIGTRAP.
+    pub nr_no_switch_fast: u32,
+    /// The task exited (`ctx->task == TASK_TOMBSTONE`): nothing is installed or scheduled.
+    pub tombstone: bool,
 }
 
 impl<E: Copy + Default> EventContext<E> {
@@ -95,6 +111,13 @@ impl<E: Copy + Default> EventContext<E> {
             epcs: Vec::new(),
             generation: 0,
             rotate_disable: false,
+            event_list: Vec::new(),
+            parent_ctx: None,
+            parent_gen: 0,
+            pin_count: 0,
+            nr_stat: 0,
+            nr_no_switch_fast: 0,
+            tombstone: false,
         }
     }
 

@@ -20,9 +20,32 @@ use crate::pmu::sched_ops::PmuSchedOps;
 use crate::pmu::x86_sched::Constraint;
 use crate::{Errno, Error, Result};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Default `hrtimer_interval_ms`: `PERF_CPU_HRTIMER` = 1000 / HZ with HZ = 250.
 pub const DEFAULT_MUX_INTERVAL_MS: u64 = 1000 / 250;
+
+/// Hasher for task ids (Fibonacci multiplicative): the context switch looks tasks' contexts up
+/// several times per switch, and SipHash would cost more than the swap itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TaskIdHasher(u64);
+
+impl Hasher for TaskIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.0 = (u64::from(x) ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by task id (`task_struct` pointer lookups of the kernel).
+pub type TaskMap<V> = HashMap<u32, V, BuildHasherDefault<TaskIdHasher>>;
 
 /// One PMU of the engine.
 #[derive(Clone, Debug)]
@@ -81,6 +104,29 @@ pub struct EventSpec {
     pub read_format: u64,
     /// `event->id` reported by PERF_FORMAT_ID.
     pub id: u64,
+    /// The inheritance and exec attr bits.
+    pub inherit: InheritAttr,
+}
+
+/// The attr bits that decide what fork, exit and exec do with an event
+/// (`attr.inherit`, `inherit_stat`, `inherit_thread`, `sigtrap`, `enable_on_exec`,
+/// `remove_on_exec`; `sample_read` is PERF_SAMPLE_READ in `attr.sample_type`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InheritAttr {
+    /// `attr.inherit`: children of the monitored task get a copy at fork.
+    pub inherit: bool,
+    /// `attr.inherit_stat`: per-task counts follow the task on the optimised switch.
+    pub inherit_stat: bool,
+    /// `attr.inherit_thread`: only inherited by `CLONE_THREAD` children.
+    pub inherit_thread: bool,
+    /// `attr.sigtrap`: not inherited across `CLONE_CLEAR_SIGHAND`.
+    pub sigtrap: bool,
+    /// `attr.enable_on_exec` (one-shot: cleared at the exec that enables the event).
+    pub enable_on_exec: bool,
+    /// `attr.remove_on_exec`.
+    pub remove_on_exec: bool,
+    /// PERF_SAMPLE_READ in `attr.sample_type` (with `inherit`: no fast switch).
+    pub sample_read: bool,
 }
 
 /// The scheduling view of one event.
@@ -112,6 +158,16 @@ pub struct SEvent {
     pub total_time_running: u64,
     /// The count (fractional part kept for exact constant-rate scaling).
     pub count: f64,
+    /// The top-level event this one was inherited from (`event->parent`), never a chain.
+    pub parent: Option<u32>,
+    /// Live inherited copies of this top-level event (`child_list`).
+    pub children: Vec<u32>,
+    /// Counts of exited children (`child_count`).
+    pub child_count: f64,
+    /// `child_total_time_enabled` folded in from exited children.
+    pub child_total_time_enabled: u64,
+    /// `child_total_time_running` folded in from exited children.
+    pub child_total_time_running: u64,
 }
 
 impl SEvent {
@@ -140,6 +196,10 @@ pub struct EngineStats {
     pub rotations: u64,
     /// Mux timer expiries.
     pub timer_fires: u64,
+    /// Context switches that swapped two equivalent task contexts (the optimised path).
+    pub switch_swap: u64,
+    /// Context switches that scheduled a task context out the slow way.
+    pub switch_slow: u64,
 }
 
 /// The engine: every context, epc, cpc and event of a machine, and the machine clock.
@@ -157,8 +217,8 @@ pub struct Engine {
     pub cpcs: Vec<CpuPmuContext>,
     /// CPU context of each CPU.
     pub cpu_ctx: Vec<CtxId>,
-    /// Task contexts by task.
-    pub task_ctx: HashMap<u32, CtxId>,
+    /// Each task's context (`task->perf_event_ctxp`; the swap exchanges two entries).
+    pub task_ctx: TaskMap<CtxId>,
     /// `cpuctx->task_ctx` per CPU.
     pub cpu_task_ctx: Vec<Option<CtxId>>,
     /// Task running on each CPU.
@@ -181,6 +241,9 @@ pub struct Engine {
     pub rates: HashMap<(u32, String), f64>,
     /// Statistics.
     pub stats: EngineStats,
+    /// Take the optimised context switch between equivalent clones (the kernel always
+    /// does; off = every switch runs the full sched_out / sched_in, for comparison).
+    pub optimized_switch: bool,
     pub(crate) scratch: Vec<u32>,
 }
 
@@ -194,7 +257,7 @@ impl Engine {
             epcs: Vec::new(),
             cpcs: Vec::new(),
             cpu_ctx: Vec::new(),
-            task_ctx: HashMap::new(),
+            task_ctx: TaskMap::default(),
             cpu_task_ctx: vec![None; nr_cpus as usize],
             current: vec![None; nr_cpus as usize],
             cpu_cgrp: vec![super::cgroup::ROOT_CGROUP; nr_cpus as usize],
@@ -206,6 +269,7 @@ impl Engine {
             now: 0,
             rates: HashMap::new(),
             stats: EngineStats::default(),
+            optimized_switch: true,
             scratch: Vec::new(),
         };
         for c in 0..nr_cpus {
@@ -279,12 +343,17 @@ impl Engine {
         Ok(())
     }
 
+    /// `find_get_context()`: the task's context (made on first use; an existing one is
+    /// uncloned, since the new event makes it differ from its parent) or the CPU's.
     fn get_ctx(&mut self, task: Option<u32>, cpu: i32) -> Result<CtxId> {
         match task {
-            Some(t) => Ok(*self.task_ctx.entry(t).or_insert_with(|| {
-                self.ctxs.push(EventContext::new(CtxKind::Task(t)));
-                CtxId(self.ctxs.len() as u32 - 1)
-            })),
+            Some(t) => {
+                if let Some(&c) = self.task_ctx.get(&t) {
+                    self.unclone_ctx(c);
+                    return Ok(c);
+                }
+                Ok(self.alloc_task_ctx(t))
+            }
             None => {
                 if cpu < 0 || cpu as u32 >= self.nr_cpus {
                     return Err(Error::perf(Errno::EINVAL, format!("cpu = {cpu}: a CPU-wide event needs a CPU")));
@@ -294,8 +363,31 @@ impl Engine {
         }
     }
 
+    /// `alloc_perf_context()` for task `t`, linked as its `perf_event_ctxp`.
+    pub(crate) fn alloc_task_ctx(&mut self, t: u32) -> CtxId {
+        self.ctxs.push(EventContext::new(CtxKind::Task(t)));
+        let c = CtxId(self.ctxs.len() as u32 - 1);
+        self.task_ctx.insert(t, c);
+        c
+    }
+
+    /// `unclone_ctx()`: the context stops being a clone; `generation` moves on so no other
+    /// clone compares equal to it any more.
+    pub(crate) fn unclone_ctx(&mut self, ctx: CtxId) {
+        let c = &mut self.ctxs[ctx.0 as usize];
+        if c.parent_ctx.take().is_some() {
+            c.generation += 1;
+        }
+    }
+
+    /// A free engine id for an event the engine creates itself (an inherited child): ids
+    /// at or above this one have never been used.
+    pub fn next_free_id(&self) -> u32 {
+        self.events.len() as u32
+    }
+
     /// `find_get_pmu_context()`.
-    fn get_epc(&mut self, ctx: CtxId, pmu: u32) -> EpcId {
+    pub(crate) fn get_epc(&mut self, ctx: CtxId, pmu: u32) -> EpcId {
         if let CtxKind::Cpu(cpu) = self.ctxs[ctx.0 as usize].kind {
             let epc = self.cpcs[self.cpc_index(pmu, cpu)].epc;
             if !self.ctxs[ctx.0 as usize].epcs.contains(&epc) {
@@ -418,6 +510,11 @@ impl Engine {
             total_time_enabled: 0,
             total_time_running: 0,
             count: 0.0,
+            parent: None,
+            children: Vec::new(),
+            child_count: 0.0,
+            child_total_time_enabled: 0,
+            child_total_time_running: 0,
         };
         if self.events.len() <= id as usize {
             self.events.resize(id as usize + 1, None);
@@ -482,11 +579,12 @@ impl Engine {
         e.group_index = 0;
     }
 
-    /// `list_add_event()`.
-    fn list_add_event(&mut self, id: u32) {
-        let (ctx, epc, leader) = {
+    /// `list_add_event()`: leaders into the tree, `event_list`, `nr_events`, `nr_stat`,
+    /// `nr_no_switch_fast` (inherit + PERF_SAMPLE_READ), `generation++`.
+    pub(crate) fn list_add_event(&mut self, id: u32) {
+        let (ctx, epc, leader, ia) = {
             let e = self.e(id);
-            (e.ctx, e.epc, e.leader)
+            (e.ctx, e.epc, e.leader, e.spec.inherit)
         };
         if leader == id {
             self.list_add_leader(id);
@@ -494,17 +592,47 @@ impl Engine {
         let c = &mut self.ctxs[ctx.0 as usize];
         c.nr_events += 1;
         c.generation += 1;
+        c.event_list.push(id);
+        c.nr_stat += u32::from(ia.inherit_stat);
+        c.nr_no_switch_fast += u32::from(ia.inherit && ia.sample_read);
         self.epcs[epc.0 as usize].nr_events += 1;
     }
 
-    /// Remove an event (`perf_remove_from_context()` with `DETACH_GROUP`): scheduled out,
-    /// unlinked; a leader's siblings become singleton groups (`perf_group_detach()`).
+    /// `list_del_event()` bookkeeping: the counters of `list_add_event()` undone.
+    pub(crate) fn list_del_event(&mut self, id: u32) {
+        let (ctx, epc, ia) = {
+            let e = self.e(id);
+            (e.ctx, e.epc, e.spec.inherit)
+        };
+        let c = &mut self.ctxs[ctx.0 as usize];
+        c.nr_events -= 1;
+        c.generation += 1;
+        c.event_list.retain(|&x| x != id);
+        c.nr_stat -= u32::from(ia.inherit_stat);
+        c.nr_no_switch_fast -= u32::from(ia.inherit && ia.sample_read);
+        self.epcs[epc.0 as usize].nr_events -= 1;
+    }
+
+    /// Remove an event (`perf_event_release_kernel()`: its inherited children are removed
+    /// and freed first; then `perf_remove_from_context()` with `DETACH_GROUP`): scheduled out,
+    /// unlinked; a leader's siblings become singleton groups (`perf_group_detach()`). An
+    /// event already detached by its task's exit (EXIT) only leaves its group.
     pub fn remove(&mut self, id: u32) -> Result<()> {
         self.ev(id)?;
-        let (leader, ctx, epc) = {
-            let e = self.e(id);
-            (e.leader, e.ctx, e.epc)
-        };
+        for c in std::mem::take(&mut self.em(id).children) {
+            self.remove(c)?;
+        }
+        if let Some(p) = self.e(id).parent {
+            if let Some(Some(pe)) = self.events.get_mut(p as usize) {
+                pe.children.retain(|&c| c != id);
+            }
+        }
+        if self.e(id).state == EventState::Exit {
+            self.detach_exited(id);
+            self.events[id as usize] = None;
+            return Ok(());
+        }
+        let leader = self.e(id).leader;
         if self.e(id).state == EventState::Active {
             if leader == id {
                 self.group_sched_out(id);
@@ -529,12 +657,22 @@ impl Engine {
         } else {
             self.em(leader).siblings.retain(|&s| s != id);
         }
-        let c = &mut self.ctxs[ctx.0 as usize];
-        c.nr_events -= 1;
-        c.generation += 1;
-        self.epcs[epc.0 as usize].nr_events -= 1;
+        self.list_del_event(id);
         self.events[id as usize] = None;
         Ok(())
+    }
+
+    /// Group detach of an event its task's exit already took out of the context (state
+    /// EXIT, off every list): siblings become leaders of nothing, a sibling leaves.
+    fn detach_exited(&mut self, id: u32) {
+        let leader = self.e(id).leader;
+        if leader == id {
+            for s in std::mem::take(&mut self.em(id).siblings) {
+                self.em(s).leader = s;
+            }
+        } else if let Some(Some(l)) = self.events.get_mut(leader as usize) {
+            l.siblings.retain(|&s| s != id);
+        }
     }
 
     /// Set a count rate for (task, event kind), per second of running time.

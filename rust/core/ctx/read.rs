@@ -3,7 +3,9 @@
 //! Models `__perf_read()` (an event in ERROR reads 0 bytes, EOF), `perf_read_one()` and
 //! `perf_read_group()` / `__perf_read_group_add()` (a group read reports the leader's
 //! enabled/running once, then every member's value and id; group reads use the group of the
-//! event's leader) after `perf_event_update_time()`. Layouts: include/uapi/linux/perf_event.h
+//! event's leader) after `perf_event_update_time()`, each value and time summed over the
+//! event's inherited children as `__perf_event_read_value()` does (own + `child_count` +
+//! live children). Layouts: include/uapi/linux/perf_event.h
 //! `struct read_format`. Spec: context-and-scheduling.md §3.10, §5.2.
 
 use super::engine::Engine;
@@ -81,12 +83,30 @@ impl ReadValue {
 }
 
 impl Engine {
-    fn member(&self, id: u32) -> ReadMember {
+    /// `perf_event_count()` plus the children (`__perf_event_read_value()`): own count, the
+    /// folded counts of exited children and every live child's, with each child's clock
+    /// brought up to date. Returns (count, enabled, running).
+    pub(crate) fn value_with_children(&mut self, id: u32) -> (f64, u64, u64) {
+        self.update_event_time(id);
         let e = self.e(id);
-        ReadMember { value: e.count as u64, id: e.spec.id, lost: 0 }
+        let (mut n, mut en, mut run) = (
+            e.count + e.child_count,
+            e.total_time_enabled + e.child_total_time_enabled,
+            e.total_time_running + e.child_total_time_running,
+        );
+        for i in 0..self.e(id).children.len() {
+            let c = self.e(id).children[i];
+            self.update_event_time(c);
+            let ce = self.e(c);
+            n += ce.count;
+            en += ce.total_time_enabled;
+            run += ce.total_time_running;
+        }
+        (n, en, run)
     }
 
-    /// `read()`: `None` when the event is in ERROR (0 bytes).
+    /// `read()`: `None` when the event is in ERROR (0 bytes). Values and times include the
+    /// inherited children (`perf_read_one()` / `perf_read_group()` sum the child list).
     pub fn read(&mut self, id: u32) -> Result<Option<ReadValue>> {
         let e = self.ev(id)?;
         if e.state == EventState::Error {
@@ -96,24 +116,23 @@ impl Engine {
         let leader = e.leader;
         if f & PERF_FORMAT_GROUP != 0 {
             let members: Vec<u32> = std::iter::once(leader).chain(self.e(leader).siblings.iter().copied()).collect();
-            for &m in &members {
-                self.update_event_time(m);
+            let mut values = Vec::with_capacity(members.len());
+            let mut times = (0, 0);
+            for (i, &m) in members.iter().enumerate() {
+                let (n, en, run) = self.value_with_children(m);
+                if i == 0 {
+                    times = (en, run);
+                }
+                values.push(ReadMember { value: n as u64, id: self.e(m).spec.id, lost: 0 });
             }
-            let l = self.e(leader);
-            Ok(Some(ReadValue {
-                read_format: f,
-                time_enabled: l.total_time_enabled,
-                time_running: l.total_time_running,
-                members: members.iter().map(|&m| self.member(m)).collect(),
-            }))
+            Ok(Some(ReadValue { read_format: f, time_enabled: times.0, time_running: times.1, members: values }))
         } else {
-            self.update_event_time(id);
-            let e = self.e(id);
+            let (n, en, run) = self.value_with_children(id);
             Ok(Some(ReadValue {
                 read_format: f,
-                time_enabled: e.total_time_enabled,
-                time_running: e.total_time_running,
-                members: vec![self.member(id)],
+                time_enabled: en,
+                time_running: run,
+                members: vec![ReadMember { value: n as u64, id: self.e(id).spec.id, lost: 0 }],
             }))
         }
     }

@@ -13,13 +13,12 @@
 //! `ctx_event_to_rotate()`, `rotate_ctx()`, `perf_mux_hrtimer_handler()`,
 //! `__perf_update_times()` / `perf_event_set_state()` (enabled while the effective state is
 //! at least INACTIVE, running while ACTIVE, lazily against the context clock) and the context-switch
-//! hooks `perf_event_context_sched_in()` / `_out()` (slow path) with `perf_cgroup_switch()`.
-//! Spec: context-and-scheduling.md §3, §4, §5, §6.1-6.3.
+//! hooks' building blocks (the switch itself is in [`super::switch`]).
+//! Spec: context-and-scheduling.md §3, §4, §5.
 //!
 //! Counting model: an ACTIVE event's count grows at the rate the caller set for (task running
 //! on its CPU, event kind), per second of machine time.
 
-use super::cgroup::ROOT_CGROUP;
 use super::context::{CtxId, CtxKind, EpcId, EVENT_ALL, EVENT_FLEXIBLE, EVENT_PINNED, EVENT_TIME};
 use super::engine::Engine;
 use super::groups::{cpu_heads, task_heads};
@@ -37,7 +36,7 @@ impl Engine {
     }
 
     /// `update_context_time()` plus, for a CPU context, `update_cgrp_time_from_cpuctx()`.
-    fn update_ctx_time(&mut self, ctx: CtxId) {
+    pub(crate) fn update_ctx_time(&mut self, ctx: CtxId) {
         let now = self.now;
         let c = &mut self.ctxs[ctx.0 as usize];
         if c.is_active & EVENT_TIME != 0 {
@@ -80,7 +79,7 @@ impl Engine {
     }
 
     /// `perf_event_set_state()`.
-    fn set_state(&mut self, id: u32, new: EventState) {
+    pub(crate) fn set_state(&mut self, id: u32, new: EventState) {
         let old = self.e(id).state;
         self.update_event_time(id);
         if self.e(id).leader == id && ((old > EventState::Off) != (new > EventState::Off)) {
@@ -433,7 +432,7 @@ impl Engine {
         }
     }
 
-    fn current_task_ctx(&self, cpu: u32) -> Option<CtxId> {
+    pub(crate) fn current_task_ctx(&self, cpu: u32) -> Option<CtxId> {
         self.current[cpu as usize].and_then(|t| self.task_ctx.get(&t).copied())
     }
 
@@ -456,60 +455,38 @@ impl Engine {
         self.perf_event_sched_in(cpu);
     }
 
-    /// Context switch: `task` starts running on `cpu` (the previous task is switched out
-    /// first). The CPU context's cgroup follows the task (`perf_cgroup_switch()`).
-    pub fn switch_in(&mut self, cpu: u32, task: u32) -> Result<()> {
-        self.check_cpu(cpu)?;
-        if let Some(c) = self.current.iter().position(|t| *t == Some(task)) {
-            if c as u32 != cpu {
-                return Err(Error::Usage(format!("task {task} is already running on cpu {c}")));
-            }
-        }
-        if self.current[cpu as usize].is_some() {
-            self.task_sched_out(cpu);
-        }
-        self.current[cpu as usize] = Some(task);
-        let cg = self.task_cgroup_of(task);
-        self.perf_cgroup_switch(cpu, cg);
-        let cctx = self.cpu_ctx[cpu as usize];
-        if let Some(t) = self.task_ctx.get(&task).copied() {
-            if self.ctxs[t.0 as usize].nr_events > 0 && !self.ctxs[t.0 as usize].pinned.is_empty() {
-                self.ctx_sched_out(cctx, EVENT_FLEXIBLE);
-            }
-        }
-        self.perf_event_sched_in(cpu);
-        Ok(())
-    }
-
-    /// Context switch out of the task running on `cpu` to the idle task, which is in the root
-    /// cgroup (slow path: `task_ctx_sched_out()`, then `perf_cgroup_switch()`).
-    pub fn switch_out(&mut self, cpu: u32) -> Result<()> {
-        self.check_cpu(cpu)?;
-        self.task_sched_out(cpu);
-        self.perf_cgroup_switch(cpu, ROOT_CGROUP);
-        Ok(())
-    }
-
-    fn task_sched_out(&mut self, cpu: u32) {
-        if let Some(t) = self.cpu_task_ctx[cpu as usize] {
-            self.ctx_sched_out(t, EVENT_ALL);
-        }
-        self.current[cpu as usize] = None;
-    }
-
-    fn check_cpu(&self, cpu: u32) -> Result<()> {
+    pub(crate) fn check_cpu(&self, cpu: u32) -> Result<()> {
         if cpu >= self.nr_cpus {
             return Err(Error::Usage(format!("cpu = {cpu} is not a CPU of this machine (0..{})", self.nr_cpus)));
         }
         Ok(())
     }
 
-    /// `PERF_EVENT_IOC_ENABLE` (`_perf_event_enable()`): ERROR -> OFF -> INACTIVE, then
-    /// reschedule if the context runs.
+    /// `PERF_EVENT_IOC_ENABLE` on the event and every inherited child
+    /// (`perf_event_for_each_child()`), so clones stay equivalent.
     pub fn enable(&mut self, id: u32) -> Result<()> {
-        let st = self.ev(id)?.state;
+        self.ev(id)?;
+        for e in std::iter::once(id).chain(self.e(id).children.clone()) {
+            self.enable_one(e);
+        }
+        Ok(())
+    }
+
+    /// `PERF_EVENT_IOC_DISABLE` on the event and every inherited child
+    /// (`perf_event_for_each_child()`).
+    pub fn disable(&mut self, id: u32) -> Result<()> {
+        self.ev(id)?;
+        for e in std::iter::once(id).chain(self.e(id).children.clone()) {
+            self.disable_one(e);
+        }
+        Ok(())
+    }
+
+    /// `_perf_event_enable()`: ERROR -> OFF -> INACTIVE, then reschedule if the context runs.
+    fn enable_one(&mut self, id: u32) {
+        let st = self.e(id).state;
         if st >= EventState::Inactive || st < EventState::Error {
-            return Ok(());
+            return;
         }
         if st == EventState::Error {
             self.em(id).state = EventState::Off;
@@ -520,14 +497,13 @@ impl Engine {
         if self.ctxs[ctx.0 as usize].is_active != 0 && (l == id || self.e(l).state == EventState::Active) {
             self.resched_for(id);
         }
-        Ok(())
     }
 
-    /// `PERF_EVENT_IOC_DISABLE` (`__perf_event_disable()`): a leader takes its group off the
-    /// PMU; only the target event becomes OFF.
-    pub fn disable(&mut self, id: u32) -> Result<()> {
-        if self.ev(id)?.state < EventState::Inactive {
-            return Ok(());
+    /// `__perf_event_disable()`: a leader takes its group off the PMU; only the target event
+    /// becomes OFF.
+    fn disable_one(&mut self, id: u32) {
+        if self.e(id).state < EventState::Inactive {
+            return;
         }
         self.update_ctx_time(self.e(id).ctx);
         if self.e(id).leader == id {
@@ -536,7 +512,6 @@ impl Engine {
             self.event_sched_out(id);
         }
         self.set_state(id, EventState::Off);
-        Ok(())
     }
 
     /// `ctx_event_to_rotate()`.

@@ -75,6 +75,14 @@ impl EventArena {
         EventId(self.slots.len() as u32 - 1)
     }
 
+    /// Keep ids below `upto` from ever being handed out: the scheduling engine created
+    /// events of its own (inherited children) under them.
+    pub fn reserve(&mut self, upto: u32) {
+        if self.slots.len() < upto as usize {
+            self.slots.resize(upto as usize, None);
+        }
+    }
+
     /// The next id [`EventArena::insert`] will return.
     pub fn next_id(&self) -> EventId {
         EventId(self.slots.len() as u32)

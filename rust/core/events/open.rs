@@ -154,10 +154,19 @@ pub fn perf_event_open(m: &mut Machine, user_attr: &mut [u8], args: OpenArgs) ->
         check_group(m, l, &attr, args.cpu, task, clock, software, pmu)?;
     }
     if let Some(o) = output {
-        // perf_event_set_output(): the target must have a mapped ring buffer
-        if !m.has_ring_buffer(o) {
-            return Err(einval(format!("flags has PERF_FLAG_FD_OUTPUT but event {} has no mapped ring buffer", o.0)));
-        }
+        // perf_event_set_output() of the new event (nothing mapped yet) into group_fd's ring
+        let me = crate::events::ioctl::OutputPeer {
+            id: m.events.next_id(),
+            cpu: args.cpu,
+            task,
+            clock,
+            backward: attr.flag(AttrFlag::WriteBackward),
+            has_aux: pmu_reg.pmu.capabilities() & caps::ITRACE != 0,
+            pmu,
+            state: EventState::Off,
+        };
+        let target = m.output_peer(o)?;
+        crate::events::ioctl::set_output_rules(&me, false, Some((&target, m.rb_mapped(o))))?;
     }
     validate_size(m, &attr, leader)?;
     let need_aux = attr.flag(AttrFlag::AuxOutput) || attr.aux_sample_size != 0 || attr.aux_pause() || attr.aux_resume();
@@ -179,6 +188,12 @@ pub fn perf_event_open(m: &mut Machine, user_attr: &mut [u8], args: OpenArgs) ->
     stored.config = config;
     if stored.sample_type & PERF_SAMPLE_BRANCH_STACK == 0 {
         stored.branch_sample_type = 0;
+    }
+    // perf_swevent_init_hrtimer(): the hrtimer clocks turn a frequency into a fixed period
+    let hrtimer_clock = matches!(m.pmus.get(pmu).pmu.name(), "cpu_clock" | "task_clock");
+    if hrtimer_clock && stored.flag(AttrFlag::Freq) && stored.sample_period != 0 {
+        stored.sample_period = 1_000_000_000 / stored.sample_period;
+        stored.set_flag(AttrFlag::Freq, false);
     }
     let group_leader = leader.unwrap_or(eid);
     let ev = Event {
@@ -203,6 +218,10 @@ pub fn perf_event_open(m: &mut Machine, user_attr: &mut [u8], args: OpenArgs) ->
     if let Err(e) = m.sched_install(eid) {
         m.sched_install_failed(eid);
         return Err(e);
+    }
+    if let Some(o) = output {
+        let key = m.buffers.rb_of(o);
+        m.buffers.attach(eid, key);
     }
     Ok(eid)
 }

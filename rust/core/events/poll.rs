@@ -27,8 +27,8 @@ impl Machine {
         if ev.state <= EventState::Revoked {
             return Ok(EPOLLERR);
         }
-        if ev.state <= EventState::Exit {
-            // is_event_hup(): exited and no inherited children left (the model keeps none)
+        if ev.state <= EventState::Exit && self.event_children(id)? == 0 {
+            // is_event_hup(): exited and no inherited children left
             return Ok(EPOLLHUP);
         }
         if ev.state == EventState::Error && ev.attr.flag(AttrFlag::Pinned) {

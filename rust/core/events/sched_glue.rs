@@ -8,12 +8,14 @@
 //! Spec: context-and-scheduling.md §1, §3, §6.
 
 use crate::abi::attr::AttrFlag;
+use crate::abi::sample::PERF_SAMPLE_READ;
 use crate::abi::types::*;
-use crate::ctx::{Engine, EngineStats, EventSpec};
+use crate::ctx::{Engine, EngineStats, EventSpec, InheritAttr, SwitchOutcome};
 use crate::events::{EventId, EventState};
 use crate::machine::Machine;
 use crate::pmu::core_pmu::CorePmuDesc;
 use crate::pmu::software::sw_event_name;
+use crate::task::TaskId;
 use crate::{Error, Result};
 
 /// Build the engine mirroring a machine's PMU registry (engine PMU index = `PmuId`).
@@ -82,6 +84,15 @@ impl Machine {
             kind,
             read_format: ev.attr.read_format,
             id: ev.id,
+            inherit: InheritAttr {
+                inherit: ev.attr.flag(AttrFlag::Inherit),
+                inherit_stat: ev.attr.flag(AttrFlag::InheritStat),
+                inherit_thread: ev.attr.flag(AttrFlag::InheritThread),
+                sigtrap: ev.attr.flag(AttrFlag::Sigtrap),
+                enable_on_exec: ev.attr.flag(AttrFlag::EnableOnExec),
+                remove_on_exec: ev.attr.flag(AttrFlag::RemoveOnExec),
+                sample_read: ev.attr.sample_type & PERF_SAMPLE_READ != 0,
+            },
         };
         self.sched.install(eid.0, spec)?;
         self.sync_states();
@@ -105,7 +116,7 @@ impl Machine {
     }
 
     /// Copy the engine's event states into the event arena.
-    fn sync_states(&mut self) {
+    pub(crate) fn sync_states(&mut self) {
         for (i, slot) in self.sched.events.iter().enumerate() {
             if let Some(se) = slot {
                 if let Ok(ev) = self.events.get_mut(EventId(i as u32)) {
@@ -120,19 +131,47 @@ impl Machine {
     }
 
     /// The task `pid` starts running on `cpu` (context switch in; the previous task, if any,
-    /// is switched out first).
-    pub fn switch_in(&mut self, cpu: u32, pid: i32) -> Result<()> {
-        let t = self.pid_task(pid)?;
-        self.sched.switch_in(cpu, t)?;
+    /// is switched out first, by the optimised swap when the two contexts are equivalent).
+    /// An exited task, or a CPU outside the task's affinity, is a usage error. The outcome
+    /// (engine task ids = `TaskId.0`) is what the PMU `sched_task` work acts on.
+    /// Side-band (`__perf_event_task_sched_out` / `_in` order): PERF_RECORD_SWITCH(_CPU_WIDE)
+    /// out of the previous task (preempted: it stays runnable) before its context leaves,
+    /// and into the new one after its context is in (`events::output`).
+    pub fn switch_in(&mut self, cpu: u32, pid: i32) -> Result<SwitchOutcome> {
+        let t = self.task_by_pid(pid)?;
+        let task = self.tasks.get(t)?;
+        if task.exited {
+            return Err(Error::Usage(format!("pid {pid} has exited: it cannot run")));
+        }
+        if !task.cpus_allowed.contains(&cpu) && cpu < self.nr_cpus() {
+            return Err(Error::Usage(format!(
+                "cpu {cpu} is not in the affinity of pid {pid} ({:?})",
+                task.cpus_allowed
+            )));
+        }
+        let prev = self.sched.current.get(cpu as usize).copied().flatten().map(TaskId);
+        let elsewhere = self.sched.current.iter().position(|c| *c == Some(t.0)).is_some_and(|c| c as u32 != cpu);
+        if cpu < self.nr_cpus() && !elsewhere {
+            self.perf_event_switch(cpu, prev, Some(t), false, true)?;
+        }
+        let out = self.sched.switch_in(cpu, t.0)?;
         self.sync_states();
-        Ok(())
+        self.perf_event_switch(cpu, prev, Some(t), true, false)?;
+        Ok(out)
     }
 
     /// The task running on `cpu` is switched out; the CPU goes idle.
-    pub fn switch_out(&mut self, cpu: u32) -> Result<()> {
-        self.sched.switch_out(cpu)?;
+    /// Side-band: PERF_RECORD_SWITCH(_CPU_WIDE) out of the task (it blocks: not preempted)
+    /// and the idle task's sched-in.
+    pub fn switch_out(&mut self, cpu: u32) -> Result<SwitchOutcome> {
+        let prev = self.sched.current.get(cpu as usize).copied().flatten().map(TaskId);
+        if cpu < self.nr_cpus() {
+            self.perf_event_switch(cpu, prev, None, false, false)?;
+        }
+        let out = self.sched.switch_out(cpu)?;
         self.sync_states();
-        Ok(())
+        self.perf_event_switch(cpu, prev, None, true, false)?;
+        Ok(out)
     }
 
     /// Advance machine time by `ns` (mux timers fire at their expiries).

@@ -6,12 +6,15 @@ mod attr;
 mod errors;
 mod event_mmap;
 mod guard;
+mod ioctl;
 mod machine;
 mod mm;
 mod ring;
 mod sched;
+mod sideband;
 mod slab;
 mod task_data;
+mod tasks;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

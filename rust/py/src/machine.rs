@@ -13,8 +13,8 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The machine plus the Python objects that stand for its kernel objects (the ring buffer
-/// mapped for an event is one object however often it is mapped).
+/// The machine plus the Python objects that stand for its kernel objects (a ring buffer is one
+/// object however often it is mapped; keyed like the machine's rings, by the creating event).
 pub struct MachineCell {
     pub m: Mutex<Machine>,
     pub rings: Mutex<HashMap<EventId, Py<PyRingBuffer>>>,
@@ -54,11 +54,13 @@ impl PyMachine {
     /// A machine from a preset. Sysctls default to the kernel's; `privileged=True` models a
     /// root caller (CAP_PERFMON, CAP_SYS_PTRACE, CAP_IPC_LOCK), False an ordinary user.
     /// `trace_pmu=True` adds the AUX-capable "trace" PMU; `allow_non_pow2_aux=True` lifts the
-    /// power-of-two rule on AUX sizes (to study the 2^64 wrap).
+    /// power-of-two rule on AUX sizes (to study the 2^64 wrap). `optimized_switch=False`
+    /// runs every context switch the slow way (no swap of equivalent clones), to compare.
     #[new]
     #[pyo3(signature = (preset = "software-only", nr_cpus = 8, *, privileged = true, perf_event_paranoid = 2,
                         perf_event_max_sample_rate = 100_000, perf_event_max_stack = 127,
-                        perf_event_mlock_kb = 516, trace_pmu = false, allow_non_pow2_aux = false))]
+                        perf_event_mlock_kb = 516, trace_pmu = false, allow_non_pow2_aux = false,
+                        optimized_switch = true))]
     #[allow(clippy::too_many_arguments)] // the Python keyword signature is the API
     fn new(
         preset: &str,
@@ -70,6 +72,7 @@ impl PyMachine {
         perf_event_mlock_kb: u64,
         trace_pmu: bool,
         allow_non_pow2_aux: bool,
+        optimized_switch: bool,
     ) -> PyResult<Self> {
         let cfg = MachineConfig {
             preset: preset.to_string(),
@@ -83,6 +86,7 @@ impl PyMachine {
             },
             caller: if privileged { Caller::root() } else { Caller::unprivileged() },
             trace_pmu,
+            optimized_switch,
         };
         let mut m = guard(|| Machine::new(cfg))?;
         m.allow_non_pow2_aux = allow_non_pow2_aux;
@@ -171,13 +175,11 @@ impl PyMachine {
         guard(|| Ok(m.tasks.get(t)?.pid))
     }
 
-    /// Mark the task with this pid exited.
+    /// The task with this pid exits (`perf_event_exit_task()`): inherited counts fold into
+    /// their parents, its own events become EXIT, a running task leaves its CPU idle.
     fn exit_task(&self, pid: i32) -> PyResult<()> {
         let mut m = lock(&self.inner)?;
-        guard(|| {
-            let t = m.tasks.by_tid(pid).ok_or_else(|| Error::NotFound(format!("no task with pid {pid}")))?;
-            m.tasks.exit(t)
-        })
+        guard(|| m.exit_task(pid))
     }
 
     /// pid of the calling task (what pid=0 means).
@@ -313,16 +315,18 @@ impl PyMachine {
 
     // --- event core: scheduling step calls (conversions in sched.rs) ---
 
-    /// Context switch: task `pid` starts running on `cpu` (the previous task is switched out).
+    /// Context switch: task `pid` starts running on `cpu` (the previous task is switched out,
+    /// by the optimised swap when both contexts are equivalent clones; `stats()` counts
+    /// `switch_swap` and `switch_slow`).
     fn switch_in(&self, cpu: u32, pid: i32) -> PyResult<()> {
         let mut m = lock(&self.inner)?;
-        guard(|| m.switch_in(cpu, pid))
+        guard(|| m.switch_in(cpu, pid).map(drop))
     }
 
     /// The task running on `cpu` is switched out; the CPU goes idle.
     fn switch_out(&self, cpu: u32) -> PyResult<()> {
         let mut m = lock(&self.inner)?;
-        guard(|| m.switch_out(cpu))
+        guard(|| m.switch_out(cpu).map(drop))
     }
 
     /// Advance machine time by `ns`; multiplexing timers fire at their expiries.
@@ -531,10 +535,9 @@ impl PyEvent {
     /// poll(2) on the event fd: the revents mask (EPOLLIN|EPOLLRDNORM 0x41 for a ring wakeup,
     /// EPOLLHUP 0x10 without a ring or after exit, EPOLLERR 0x8 for a pinned event in ERROR).
     /// Like the kernel, a pending ring wakeup is consumed.
-    fn poll(&self, py: Python<'_>) -> PyResult<u32> {
-        let ring = self.machine.rings.lock().unwrap_or_else(|p| p.into_inner()).get(&self.id).map(|r| r.clone_ref(py));
-        let wakeup = ring.is_some_and(|r| r.get().take_wakeup());
-        let m = lock(&self.machine)?;
+    fn poll(&self) -> PyResult<u32> {
+        let mut m = lock(&self.machine)?;
+        let wakeup = m.rb_poll(self.id);
         guard(|| m.perf_poll(self.id, wakeup))
     }
 

@@ -20,6 +20,8 @@ pub fn stats_dict<'py>(py: Python<'py>, s: &EngineStats) -> PyResult<Bound<'py, 
     d.set_item("txn_failed", s.txn_failed)?;
     d.set_item("rotations", s.rotations)?;
     d.set_item("timer_fires", s.timer_fires)?;
+    d.set_item("switch_swap", s.switch_swap)?;
+    d.set_item("switch_slow", s.switch_slow)?;
     Ok(d)
 }
 

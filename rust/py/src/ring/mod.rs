@@ -8,8 +8,11 @@ mod format;
 
 use crate::errors::to_py;
 use crate::guard;
+use crate::machine::Shared;
+pub(crate) use convert::sample_from;
 use convert::*;
 use format::*;
+use perfcore::events::EventId;
 use perfcore::output::*;
 use perfcore::Error;
 use pyo3::prelude::*;
@@ -18,7 +21,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 struct State {
-    rb: RingBuffer,
     ev: OutputEvent,
     handles: HashMap<u64, Handle>,
     next_handle: u64,
@@ -26,24 +28,31 @@ struct State {
     trace: TracePmu,
 }
 
-/// A standalone perf ring buffer: the kernel side (producer API) and the user side
-/// (consumer API) of one mapping, with an optional AUX area and a simulated trace PMU.
+/// Where the producer side of a ring lives.
+enum Producer {
+    /// A standalone ring made by the constructor.
+    Own(Mutex<RingBuffer>),
+    /// An event's ring, owned by the machine (`Machine::ring_buffer_mut(key)`).
+    Machine(Shared, EventId),
+}
+
+/// A perf ring buffer: the kernel side (producer API) and the user side (consumer API) of
+/// one mapping, with an optional AUX area and a simulated trace PMU. Standalone, or the ring
+/// of an event mapped with `Event.mmap()` (then the machine owns the producer state and the
+/// simulator's samples and side-band records land in it too).
 #[pyclass(module = "perfcore._core", name = "RingBuffer", frozen)]
 pub struct PyRingBuffer {
+    producer: Producer,
     state: Mutex<State>,
     consumer: RingConsumer,
     fmt: OutputFormat,
 }
 
 impl PyRingBuffer {
-    /// A ring object over an already-built core ring, writing records of `ev` (used by
-    /// `Event.mmap()` and by the constructor).
-    pub(crate) fn from_parts(rb: RingBuffer, ev: OutputEvent) -> Self {
-        let consumer = rb.consumer();
-        let fmt = ev.format;
+    fn new_with(producer: Producer, consumer: RingConsumer, ev: OutputEvent) -> Self {
         PyRingBuffer {
+            producer,
             state: Mutex::new(State {
-                rb,
                 ev,
                 handles: HashMap::new(),
                 next_handle: 1,
@@ -51,23 +60,32 @@ impl PyRingBuffer {
                 trace: TracePmu::default(),
             }),
             consumer,
-            fmt,
+            fmt: ev.format,
         }
     }
 
-    /// Give the ring its AUX area (the AUX mmap() of an event) and publish aux_offset/size.
-    pub(crate) fn attach_aux(&self, cfg: AuxConfig) -> perfcore::Result<()> {
-        let page = perfcore::abi::PAGE_SIZE as u64;
-        let (off, size) = (cfg.pgoff * page, u64::from(cfg.nr_pages) * page);
-        let mut st = self.lock();
-        st.rb.map_aux(cfg)?;
-        st.rb.set_aux_area(off, size);
-        Ok(())
+    /// The ring object of an event's ring owned by the machine (key: the event whose mmap()
+    /// created it); writes from Python go out as `ev`'s records.
+    pub(crate) fn machine_backed(cell: Shared, key: EventId, consumer: RingConsumer, ev: OutputEvent) -> Self {
+        Self::new_with(Producer::Machine(cell, key), consumer, ev)
     }
 
-    /// Consume the ring's pending wakeup (`atomic_xchg(&rb->poll, 0)` of `perf_poll()`).
-    pub(crate) fn take_wakeup(&self) -> bool {
-        self.lock().rb.poll()
+    /// Run `f` on the producer side (machine lock first, then this object's state).
+    fn with<T>(&self, f: impl FnOnce(&mut RingBuffer, &mut State) -> perfcore::Result<T>) -> perfcore::Result<T> {
+        match &self.producer {
+            Producer::Own(rb) => {
+                let mut rb = rb.lock().unwrap_or_else(|p| p.into_inner());
+                f(&mut rb, &mut self.lock())
+            }
+            Producer::Machine(cell, key) => {
+                let mut m =
+                    cell.m.lock().map_err(|_| Error::Internal("machine state poisoned by an earlier panic".into()))?;
+                let rb = m.ring_buffer_mut(*key).ok_or_else(|| {
+                    Error::Usage(format!("the ring buffer of event {} was unmapped and freed", key.0))
+                })?;
+                f(rb, &mut self.lock())
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -76,6 +94,14 @@ impl PyRingBuffer {
     fn aux_consumer(&self) -> PyResult<AuxConsumer> {
         self.consumer.aux().ok_or_else(|| usage("this ring has no AUX area (aux_pages=0)"))
     }
+}
+
+fn no_reservation(handle: u64) -> Error {
+    Error::Usage(format!("no open reservation {handle}"))
+}
+
+fn no_aux_handle(call: &str) -> Error {
+    Error::Usage(format!("{call} without aux_output_begin"))
 }
 
 fn aux_end_to<'py>(py: Python<'py>, e: &AuxEnd) -> PyResult<Bound<'py, PyDict>> {
@@ -154,7 +180,12 @@ impl PyRingBuffer {
                 let page = perfcore::abi::PAGE_SIZE as u64;
                 rb.set_aux_area((1 + u64::from(data_pages)) * page, u64::from(aux_pages) * page);
             }
-            Ok(PyRingBuffer::from_parts(rb, OutputEvent { id: event_id, format: fmt }))
+            let consumer = rb.consumer();
+            Ok(PyRingBuffer::new_with(
+                Producer::Own(Mutex::new(rb)),
+                consumer,
+                OutputEvent { id: event_id, format: fmt },
+            ))
         })
     }
 
@@ -173,9 +204,7 @@ impl PyRingBuffer {
         g(|| {
             let empty = PyDict::new(py);
             let s = sample_from(fields.unwrap_or(&empty))?;
-            let mut st = self.lock();
-            let ev = st.ev;
-            st.rb.write_sample(&ev, &s).map_err(to_py)
+            self.with(|rb, st| rb.write_sample(&st.ev, &s)).map_err(to_py)
         })
     }
 
@@ -196,41 +225,44 @@ impl PyRingBuffer {
             data.push((k, col));
         }
         guard::detached(py, || {
-            let mut st = self.lock();
-            let ev = st.ev;
-            let mut written = 0;
-            for i in 0..n {
-                let mut s = SampleData::default();
-                for (k, col) in &data {
-                    let v = col[i];
-                    match k.as_str() {
-                        "ip" => s.ip = v,
-                        "pid" => s.pid = v as u32,
-                        "tid" => s.tid = v as u32,
-                        "time" => s.time = v,
-                        "addr" => s.addr = v,
-                        "id" => s.id = v,
-                        "stream_id" => s.stream_id = v,
-                        "cpu" => s.cpu = v as u32,
-                        "period" => s.period = v,
-                        "weight" => s.weight = v,
-                        "data_src" => s.data_src = v,
-                        "transaction" => s.transaction = v,
-                        "phys_addr" => s.phys_addr = v,
-                        "cgroup" => s.cgroup = v,
-                        "data_page_size" => s.data_page_size = v,
-                        "code_page_size" => s.code_page_size = v,
-                        "misc" => s.misc = v as u16,
-                        other => {
-                            return Err(Error::Usage(format!("write_samples: column {other:?} is not a fixed field")))
+            self.with(|rb, st| {
+                let ev = st.ev;
+                let mut written = 0;
+                for i in 0..n {
+                    let mut s = SampleData::default();
+                    for (k, col) in &data {
+                        let v = col[i];
+                        match k.as_str() {
+                            "ip" => s.ip = v,
+                            "pid" => s.pid = v as u32,
+                            "tid" => s.tid = v as u32,
+                            "time" => s.time = v,
+                            "addr" => s.addr = v,
+                            "id" => s.id = v,
+                            "stream_id" => s.stream_id = v,
+                            "cpu" => s.cpu = v as u32,
+                            "period" => s.period = v,
+                            "weight" => s.weight = v,
+                            "data_src" => s.data_src = v,
+                            "transaction" => s.transaction = v,
+                            "phys_addr" => s.phys_addr = v,
+                            "cgroup" => s.cgroup = v,
+                            "data_page_size" => s.data_page_size = v,
+                            "code_page_size" => s.code_page_size = v,
+                            "misc" => s.misc = v as u16,
+                            other => {
+                                return Err(Error::Usage(format!(
+                                    "write_samples: column {other:?} is not a fixed field"
+                                )))
+                            }
                         }
                     }
+                    if rb.write_sample(&ev, &s)? {
+                        written += 1;
+                    }
                 }
-                if st.rb.write_sample(&ev, &s)? {
-                    written += 1;
-                }
-            }
-            Ok(written)
+                Ok(written)
+            })
         })
     }
 
@@ -246,9 +278,7 @@ impl PyRingBuffer {
         g(|| {
             let empty = PyDict::new(py);
             let r = record_from(kind, misc, fields.unwrap_or(&empty))?;
-            let mut st = self.lock();
-            let ev = st.ev;
-            st.rb.write_record(&ev, &r).map_err(to_py)
+            self.with(|rb, st| rb.write_record(&st.ev, &r)).map_err(to_py)
         })
     }
 
@@ -257,9 +287,7 @@ impl PyRingBuffer {
     fn write_bytes(&self, data: &[u8], sample_id: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
         g(|| {
             let ids = ids_from(sample_id)?;
-            let mut st = self.lock();
-            let ev = st.ev;
-            st.rb.write_bytes(&ev, data, &ids).map_err(to_py)
+            self.with(|rb, st| rb.write_bytes(&st.ev, data, &ids)).map_err(to_py)
         })
     }
 
@@ -268,9 +296,7 @@ impl PyRingBuffer {
     fn write_lost_samples(&self, lost: u64, sample_id: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
         g(|| {
             let r = Record { misc: 0, body: RecordBody::LostSamples { lost }, sample_id: ids_from(sample_id)? };
-            let mut st = self.lock();
-            let ev = st.ev;
-            st.rb.write_record(&ev, &r).map_err(to_py)
+            self.with(|rb, st| rb.write_record(&st.ev, &r)).map_err(to_py)
         })
     }
 
@@ -280,43 +306,44 @@ impl PyRingBuffer {
     fn begin(&self, size: usize, sample_id: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
         g(|| {
             let ids = ids_from(sample_id)?;
-            let mut st = self.lock();
-            let ev = st.ev;
-            match st.rb.begin(&ev, size, &ids).map_err(to_py)? {
-                Some(h) => {
-                    let id = st.next_handle;
-                    st.next_handle += 1;
-                    st.handles.insert(id, h);
-                    Ok(Some(id))
-                }
-                None => Ok(None),
-            }
+            self.with(|rb, st| {
+                Ok(match rb.begin(&st.ev, size, &ids)? {
+                    Some(h) => {
+                        let id = st.next_handle;
+                        st.next_handle += 1;
+                        st.handles.insert(id, h);
+                        Some(id)
+                    }
+                    None => None,
+                })
+            })
+            .map_err(to_py)
         })
     }
 
     /// Write bytes into an open reservation.
     fn put(&self, handle: u64, data: &[u8]) -> PyResult<()> {
         g(|| {
-            let mut st = self.lock();
-            let mut h = st.handles.remove(&handle).ok_or_else(|| usage(format!("no open reservation {handle}")))?;
-            let r = st.rb.put(&mut h, data);
-            st.handles.insert(handle, h);
-            r.map_err(to_py)
+            self.with(|rb, st| {
+                let mut h = st.handles.remove(&handle).ok_or_else(|| no_reservation(handle))?;
+                let r = rb.put(&mut h, data);
+                st.handles.insert(handle, h);
+                r
+            })
+            .map_err(to_py)
         })
     }
 
     /// Finish a reservation (the outermost end publishes data_head).
     fn end(&self, handle: u64) -> PyResult<()> {
         g(|| {
-            let mut st = self.lock();
-            let h = st.handles.remove(&handle).ok_or_else(|| usage(format!("no open reservation {handle}")))?;
-            st.rb.end(h).map_err(to_py)
+            self.with(|rb, st| rb.end(st.handles.remove(&handle).ok_or_else(|| no_reservation(handle))?)).map_err(to_py)
         })
     }
 
     /// PERF_EVENT_IOC_PAUSE_OUTPUT (EINVAL on a ring without data pages).
     fn pause_output(&self, pause: bool) -> PyResult<()> {
-        g(|| self.lock().rb.pause_output(pause).map_err(to_py))
+        g(|| self.with(|rb, _| rb.pause_output(pause)).map_err(to_py))
     }
 
     /// Rewrite the user page's counter block under the lock seqcount.
@@ -331,15 +358,12 @@ impl PyRingBuffer {
         pmc_width: u16,
     ) -> PyResult<()> {
         g(|| {
-            self.lock().rb.update_userpage(&UserPageCounters {
-                index,
-                offset,
-                time_enabled,
-                time_running,
-                capabilities,
-                pmc_width,
-            });
-            Ok(())
+            let c = UserPageCounters { index, offset, time_enabled, time_running, capabilities, pmc_width };
+            self.with(|rb, _| {
+                rb.update_userpage(&c);
+                Ok(())
+            })
+            .map_err(to_py)
         })
     }
 
@@ -347,46 +371,54 @@ impl PyRingBuffer {
     /// aux_output_skip / aux_output_flag / aux_output_end).
     fn aux_output_begin(&self) -> PyResult<Option<(u64, u64)>> {
         g(|| {
-            let mut st = self.lock();
-            if st.aux_handle.is_some() {
-                return Ok(None);
-            }
-            let h = st.rb.aux_output_begin();
-            st.aux_handle = h;
-            Ok(h.map(|h| (h.head, h.size)))
+            self.with(|rb, st| {
+                if st.aux_handle.is_some() {
+                    return Ok(None);
+                }
+                let h = rb.aux_output_begin();
+                st.aux_handle = h;
+                Ok(h.map(|h| (h.head, h.size)))
+            })
+            .map_err(to_py)
         })
     }
 
     /// Write trace bytes through the open AUX handle; returns how many were taken.
     fn aux_write(&self, data: &[u8]) -> PyResult<usize> {
         g(|| {
-            let mut st = self.lock();
-            let mut h = st.aux_handle.ok_or_else(|| usage("aux_write without aux_output_begin"))?;
-            let n = st.rb.aux_write(&mut h, data).map_err(to_py)?;
-            st.aux_handle = Some(h);
-            Ok(n)
+            self.with(|rb, st| {
+                let mut h = st.aux_handle.ok_or_else(|| no_aux_handle("aux_write"))?;
+                let n = rb.aux_write(&mut h, data)?;
+                st.aux_handle = Some(h);
+                Ok(n)
+            })
+            .map_err(to_py)
         })
     }
 
     /// perf_aux_output_skip().
     fn aux_output_skip(&self, size: u64) -> PyResult<()> {
         g(|| {
-            let mut st = self.lock();
-            let mut h = st.aux_handle.ok_or_else(|| usage("aux_output_skip without aux_output_begin"))?;
-            let r = st.rb.aux_output_skip(&mut h, size);
-            st.aux_handle = Some(h);
-            r.map_err(to_py)
+            self.with(|rb, st| {
+                let mut h = st.aux_handle.ok_or_else(|| no_aux_handle("aux_output_skip"))?;
+                let r = rb.aux_output_skip(&mut h, size);
+                st.aux_handle = Some(h);
+                r
+            })
+            .map_err(to_py)
         })
     }
 
     /// perf_aux_output_flag().
     fn aux_output_flag(&self, flags: u64) -> PyResult<()> {
         g(|| {
-            let mut st = self.lock();
-            let mut h = st.aux_handle.ok_or_else(|| usage("aux_output_flag without aux_output_begin"))?;
-            st.rb.aux_output_flag(&mut h, flags).map_err(to_py)?;
-            st.aux_handle = Some(h);
-            Ok(())
+            self.with(|rb, st| {
+                let mut h = st.aux_handle.ok_or_else(|| no_aux_handle("aux_output_flag"))?;
+                rb.aux_output_flag(&mut h, flags)?;
+                st.aux_handle = Some(h);
+                Ok(())
+            })
+            .map_err(to_py)
         })
     }
 
@@ -400,10 +432,12 @@ impl PyRingBuffer {
     ) -> PyResult<Bound<'py, PyDict>> {
         g(|| {
             let ids = ids_from(sample_id)?;
-            let mut st = self.lock();
-            let h = st.aux_handle.take().ok_or_else(|| usage("aux_output_end without aux_output_begin"))?;
-            let ev = st.ev;
-            let e = st.rb.aux_output_end(h, size, &ev, &ids).map_err(to_py)?;
+            let e = self
+                .with(|rb, st| {
+                    let h = st.aux_handle.take().ok_or_else(|| no_aux_handle("aux_output_end"))?;
+                    rb.aux_output_end(h, size, &st.ev, &ids)
+                })
+                .map_err(to_py)?;
             aux_end_to(py, &e)
         })
     }
@@ -413,11 +447,13 @@ impl PyRingBuffer {
     fn trace_sched_in(&self, sample_id: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
         g(|| {
             let ids = ids_from(sample_id)?;
-            let mut st = self.lock();
-            let (ev, mut t) = (st.ev, st.trace);
-            let r = t.sched_in(&mut st.rb, &ev, &ids).map_err(to_py);
-            st.trace = t;
-            r
+            self.with(|rb, st| {
+                let (ev, mut t) = (st.ev, st.trace);
+                let r = t.sched_in(rb, &ev, &ids);
+                st.trace = t;
+                r
+            })
+            .map_err(to_py)
         })
     }
 
@@ -434,11 +470,12 @@ impl PyRingBuffer {
     ) -> PyResult<Bound<'py, PyDict>> {
         let ids = ids_from(sample_id)?;
         let run = guard::detached(py, || {
-            let mut st = self.lock();
-            let (ev, mut t) = (st.ev, st.trace);
-            let r = t.run(&mut st.rb, &ev, &ids, nbytes, flags);
-            st.trace = t;
-            r
+            self.with(|rb, st| {
+                let (ev, mut t) = (st.ev, st.trace);
+                let r = t.run(rb, &ev, &ids, nbytes, flags);
+                st.trace = t;
+                r
+            })
         })?;
         g(|| {
             let d = aux_end_to(py, &run.end)?;
@@ -586,15 +623,15 @@ impl PyRingBuffer {
 
     /// Poll: True (and cleared) if a wakeup was delivered since the last poll.
     fn poll(&self) -> PyResult<bool> {
-        g(|| Ok(self.lock().rb.poll()))
+        g(|| self.with(|rb, _| Ok(rb.poll())).map_err(to_py))
     }
 
     /// Counters: records, bytes, lost, lost_records, lost_reported, wakeups, pending_lost,
     /// aux_disable_requests.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         g(|| {
-            let st = self.lock();
-            let s = st.rb.stats();
+            let (s, pending, aux_dis) =
+                self.with(|rb, _| Ok((rb.stats(), rb.pending_lost(), rb.aux_disable_requests()))).map_err(to_py)?;
             let d = PyDict::new(py);
             for (k, v) in [
                 ("records", s.records),
@@ -603,8 +640,8 @@ impl PyRingBuffer {
                 ("lost_records", s.lost_records),
                 ("lost_reported", s.lost_reported),
                 ("wakeups", s.wakeups),
-                ("pending_lost", st.rb.pending_lost()),
-                ("aux_disable_requests", st.rb.aux_disable_requests()),
+                ("pending_lost", pending),
+                ("aux_disable_requests", aux_dis),
             ] {
                 d.set_item(k, v)?;
             }
@@ -615,32 +652,32 @@ impl PyRingBuffer {
     /// perf_output_wakeup() calls so far.
     #[getter]
     fn wakeups(&self) -> PyResult<u64> {
-        g(|| Ok(self.lock().rb.stats().wakeups))
+        g(|| self.with(|rb, _| Ok(rb.stats().wakeups)).map_err(to_py))
     }
     /// `rb->head` (kernel side).
     #[getter]
     fn head(&self) -> PyResult<u64> {
-        g(|| Ok(self.lock().rb.head()))
+        g(|| self.with(|rb, _| Ok(rb.head())).map_err(to_py))
     }
     /// `rb->nest`.
     #[getter]
     fn nest(&self) -> PyResult<u32> {
-        g(|| Ok(self.lock().rb.nest()))
+        g(|| self.with(|rb, _| Ok(rb.nest())).map_err(to_py))
     }
     /// `rb->paused`.
     #[getter]
     fn paused(&self) -> PyResult<bool> {
-        g(|| Ok(self.lock().rb.paused()))
+        g(|| self.with(|rb, _| Ok(rb.paused())).map_err(to_py))
     }
     /// Overwrite mode (read-only creating mapping).
     #[getter]
     fn overwrite(&self) -> PyResult<bool> {
-        g(|| Ok(self.lock().rb.overwrite()))
+        g(|| self.with(|rb, _| Ok(rb.overwrite())).map_err(to_py))
     }
     /// `rb->watermark` in bytes.
     #[getter]
     fn watermark(&self) -> PyResult<u64> {
-        g(|| Ok(self.lock().rb.watermark()))
+        g(|| self.with(|rb, _| Ok(rb.watermark())).map_err(to_py))
     }
 
     fn __repr__(&self) -> String {
