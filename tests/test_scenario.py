@@ -81,7 +81,8 @@ class Oracle:
 
     m: pc.Machine
     decls: dict[str, dict[str, Any]]
-    pids: dict[str, int] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)  # every task named, exited ones too
+    alive: set[str] = field(default_factory=set)
     cgroups: dict[str, int] = field(default_factory=dict)
     events: dict[str, pc.Event] = field(default_factory=dict)
     reads: list[tuple[str, int | None, int | None, int | None]] = field(default_factory=list)
@@ -111,6 +112,33 @@ class Oracle:
         if action == "spawn":
             kw = {k: p[k] for k in ("uid", "kernel_thread") if k in p}
             self.pids[p["task"]] = m.spawn(p.get("comm", p["task"]), **kw)
+            self.alive.add(p["task"])
+        elif action == "fork":
+            kw = {k: p[k] for k in ("clone_thread", "comm", "clear_sighand") if k in p}
+            self.pids[p["child"]] = m.fork(pid, **kw)
+            self.alive.add(p["child"])
+        elif action == "exit_task":
+            m.exit_task(pid)
+            self.alive.discard(p["task"])
+        elif action == "exec":
+            self.results.append((action, m.exec(pid, p["comm"])))
+        elif action == "set_affinity":
+            m.set_affinity(pid, p["cpus"])
+        elif action == "reset":
+            assert ev is not None
+            ev.reset(group=p.get("group", False))
+        elif action == "refresh":
+            assert ev is not None
+            ev.refresh(p["n"])
+        elif action == "period":
+            assert ev is not None
+            ev.period(p["n"])
+        elif action == "set_output":
+            assert ev is not None
+            ev.set_output(self.events[p["output"]] if "output" in p else None)
+        elif action == "pause_output":
+            assert ev is not None
+            ev.pause_output(p["pause"])
         elif action == "open":
             self.open(p["event"])
         elif action == "close":
@@ -171,7 +199,8 @@ class Oracle:
             raise AssertionError(f"no oracle for step {action!r}")
 
 
-ORACLE_STEPS = {"spawn", "open", "close", "enable", "disable", "read", "poll", "mmap_ring", "switch_in", "switch_out",
+ORACLE_STEPS = {"spawn", "fork", "exit_task", "exec", "set_affinity", "reset", "refresh", "period", "set_output",
+                "pause_output", "open", "close", "enable", "disable", "read", "poll", "mmap_ring", "switch_in", "switch_out",
                 "advance", "rotate", "set_rate", "set_mux_interval_ms", "set_sysctl", "set_cpu_online",
                 "cgroup_create", "cgroup_attach", "mmap", "munmap", "collapse", "split", "page_size", "check_sched"}
 
@@ -251,10 +280,10 @@ def draw_params(draw: st.DrawFn, action: str, o: Oracle, closed: list[str], pmus
         if not p.required and draw(st.booleans()):
             continue
         k = p.kind.name
-        if k == "task":
-            if not o.pids:
+        if k in ("task", "task to exit"):
+            if not o.alive:
                 return None
-            v = plain_v = draw(st.sampled_from(sorted(o.pids)))
+            v = plain_v = draw(st.sampled_from(sorted(o.alive)))
         elif k == "new task":
             v = plain_v = f"t{len(o.pids)}"
         elif k == "cgroup":
@@ -273,6 +302,8 @@ def draw_params(draw: st.DrawFn, action: str, o: Oracle, closed: list[str], pmus
             v = plain_v = draw(st.sampled_from(closed))
         elif k == "cpu":
             v = plain_v = draw(st.integers(0, nr_cpus - 1))
+        elif k == "cpu list":
+            v = plain_v = draw(st.lists(st.integers(0, nr_cpus - 1), min_size=1, max_size=nr_cpus))
         elif k == "duration":
             plain_v = draw(st.sampled_from([0, 1, 999, 10**6, 4 * 10**6, 25 * 10**6, 10**9]))
             v = unit_form(draw, plain_v, DURATION_UNITS)
@@ -378,7 +409,8 @@ def scenarios(draw: st.DrawFn) -> Gen:
     add("switch_in", {"switch_in": {"cpu": 0, "task": first}}, {"cpu": 0, "task": first})
     for _ in range(draw(st.integers(3, 30))):
         action = draw(st.sampled_from(actions))
-        closed = [d["name"] for d in decls if d["name"] not in o.events and d.get("group", "") in ("", *o.events)]
+        closed = [d["name"] for d in decls if d["name"] not in o.events and d.get("group", "") in ("", *o.events)
+                  and d.get("task", "") in ("", *o.alive)]
         drawn = draw_params(draw, action, o, closed, pmus, sysctls, nr_cpus)
         if drawn is None:
             continue
@@ -413,7 +445,7 @@ def test_generated_scenarios_agree_with_the_direct_api(gen: Gen) -> None:
     assert [(e["step"], e["errno"] or e["error"]) for e in report.errors] == gen.errors
     assert all(e["expected"] for e in report.errors)
     assert report.stats == o.m.stats()
-    assert report.tasks == o.pids and report.cgroups == o.cgroups
+    assert report.tasks == o.pids and report.cgroups == o.cgroups  # exited tasks included
     assert report.time_ns == o.time_ns
     for r in report.reads:  # perf stat's scaling, from the raw fields
         if r["value"] is not None and r["time_running"]:

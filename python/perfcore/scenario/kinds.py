@@ -24,12 +24,15 @@ _SIZE_RE = re.compile(r"\s*(?:0[xX]([0-9a-fA-F_]{1,40})|([0-9_]{1,40}))\s*([KMGT
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 ERROR_CLASSES = {"PerfError": PerfError, "UsageError": UsageError, "NotFoundError": NotFoundError}
 
+
 def quote(key: str) -> str:
     """A TOML key as written in a file: bare when it can be, else quoted with escapes."""
     return key if re.fullmatch(r"[A-Za-z0-9_\-]+", key) else json.dumps(key)
 
+
 class Bad(Exception):
     """A value failed its check; the checker's caller adds the location and key."""
+
 
 @dataclass(frozen=True)
 class Ctx:
@@ -38,6 +41,7 @@ class Ctx:
     nr_cpus: int
     pmus: frozenset[str]
     sysctls: frozenset[str]
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -56,10 +60,12 @@ class Kind:
     effect: str | None = None
     budget: str | None = None
 
+
 def show(v: Any) -> str:
     """A value as a message quotes it: its repr, cut short (garbage input can be long)."""
     r = repr(v) if not isinstance(v, int) or abs(v) < 10**40 else f"{type(v).__name__} of {len(str(abs(v)))} digits"
     return r if len(r) <= 60 else r[:57] + "..."
+
 
 def check_int(v: Any, lo: int, hi: int) -> int:
     """An integer (not a boolean) in ``lo..hi``."""
@@ -69,14 +75,17 @@ def check_int(v: Any, lo: int, hi: int) -> int:
         raise Bad(f"{show(v)} is out of range {lo}..{hi}")
     return v
 
+
 def int_kind(lo: int, hi: int, doc: str = "") -> Kind:
     """An integer in ``lo..hi``."""
     return Kind(f"int {lo}..{hi}", doc or f"an integer from {lo} to {hi}", lambda v, _c: check_int(v, lo, hi))
+
 
 def _check_bool(v: Any, _c: Ctx) -> bool:
     if not isinstance(v, bool):
         raise Bad(f"{show(v)} is not a boolean (true or false)")
     return v
+
 
 def _check_text(v: Any, _c: Ctx) -> str:
     if not isinstance(v, str):
@@ -85,11 +94,13 @@ def _check_text(v: Any, _c: Ctx) -> str:
         raise Bad(f"{show(v)} must have 1 to {MAX_NAME_LEN} characters")
     return v
 
+
 def _check_name(v: Any, _c: Ctx) -> str:
     s = _check_text(v, _c)
     if not _NAME_RE.fullmatch(s):
         raise Bad(f"{show(s)} is not a name (letters, digits, '_', '-', '.'; not starting with a digit)")
     return s
+
 
 def choice_kind(name: str, choices: Callable[[Ctx], frozenset[str]], doc: str) -> Kind:
     """A string from a set that may depend on the machine (PMU names, sysctl names)."""
@@ -102,6 +113,7 @@ def choice_kind(name: str, choices: Callable[[Ctx], frozenset[str]], doc: str) -
         return s
 
     return Kind(name, doc, check)
+
 
 def parse_duration(v: Any) -> int:
     """A duration in ns from an integer (ns) or a string with a unit: ``"10ms"``, ``"1.5 s"``,
@@ -119,6 +131,7 @@ def parse_duration(v: Any) -> int:
         raise Bad(f"{show(v)} is not a duration (an integer of ns or a string like \"10ms\")")
     return check_int(v, 0, MAX_SIM_NS)
 
+
 def parse_size(v: Any) -> int:
     """An unsigned 64-bit quantity (address or length) from an integer or a string: decimal or
     ``0x`` hex, optionally with a binary unit ``K``, ``M``, ``G`` or ``T`` (``"2M"``, ``"4KiB"``)."""
@@ -132,6 +145,7 @@ def parse_size(v: Any) -> int:
         v = (int(hex_digits, 16) if hex_digits else int(dec_digits)) * _SIZE_UNITS[unit]
     return check_int(v, 0, U64_MAX)
 
+
 def _check_rate(v: Any, _c: Ctx) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise Bad(f"{show(v)} is not a number")
@@ -139,14 +153,23 @@ def _check_rate(v: Any, _c: Ctx) -> float:
         raise Bad(f"{show(v)} must be a finite number from 0 to 1e15")
     return float(v)
 
+
 def _check_cpu(v: Any, c: Ctx) -> int:
     return check_int(v, 0, c.nr_cpus - 1)
+
 
 def _check_page_size(v: Any, _c: Ctx) -> int:
     n = parse_size(v)
     if n not in (4096, 2 << 20, 1 << 30):
         raise Bad(f"{n} is not a page size (4096, 2M or 1G)")
     return n
+
+
+def _check_cpu_list(v: Any, c: Ctx) -> list[int]:
+    if not isinstance(v, list) or not 0 < len(v) <= c.nr_cpus:
+        raise Bad(f"{show(v)} is not a list of 1 to {c.nr_cpus} CPU numbers")
+    return [_check_cpu(x, c) for x in v]
+
 
 def check_errno(v: Any, _c: Ctx) -> int:
     if isinstance(v, str):
@@ -159,10 +182,12 @@ def check_errno(v: Any, _c: Ctx) -> int:
         raise Bad(f"{n} is not an errno")
     return n
 
+
 def check_error_class(v: Any, _c: Ctx) -> str:
     if not isinstance(v, str) or v not in ERROR_CLASSES:
         raise Bad(f"{show(v)} is not an error class ({', '.join(ERROR_CLASSES)})")
     return str(v)
+
 
 BOOL = Kind("bool", "true or false", _check_bool)
 TEXT = Kind("string", f"a string of 1 to {MAX_NAME_LEN} characters", _check_text)
@@ -178,7 +203,10 @@ PMU = choice_kind("PMU", lambda c: c.pmus, "a PMU name of the machine (`cpu`, `s
 SYSCTL = choice_kind("sysctl", lambda c: c.sysctls, "a `kernel.*` perf sysctl name (`perf_event_paranoid`, ...)")
 RING_PAGES = Kind(f"int 0..{MAX_RING_PAGES}", f"a page count, 0 to {MAX_RING_PAGES}",
                   lambda v, _c: check_int(v, 0, MAX_RING_PAGES), budget="ring_pages")
+CPU_LIST = Kind("cpu list", "a list of CPU numbers, e.g. [0, 2]", _check_cpu_list)
 TASK = Kind("task", "the name of a task that exists at this step", _check_name, ref="task")
+TASK_TO_EXIT = Kind("task to exit", "the name of a task that exists at this step (gone after it)", _check_name,
+                    "task", "close")
 NEW_TASK = Kind("new task", "a new task name, bound to the task the step creates", _check_name, "task", "new")
 CGROUP = Kind("cgroup", "the name of a cgroup that exists at this step", _check_name, ref="cgroup")
 NEW_CGROUP = Kind("new cgroup", "a new cgroup name, bound to the cgroup the step creates", _check_name, "cgroup", "new")

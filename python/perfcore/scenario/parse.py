@@ -48,6 +48,7 @@ from perfcore.scenario.limits import (
 from perfcore.scenario.plan import EventDecl, Scenario, Step
 from perfcore.scenario.steps import STEP_OPTIONS, STEPS
 
+
 class _Parser:
     """Checks a decoded TOML document and builds the Scenario (all checks before any run)."""
 
@@ -122,6 +123,7 @@ class _Parser:
             "nr_cpus": int_kind(1, MAX_NR_CPUS), "privileged": BOOL, "perf_event_paranoid": int_kind(-1, I32_MAX),
             "perf_event_max_sample_rate": int_kind(0, I32_MAX), "perf_event_max_stack": int_kind(0, I32_MAX),
             "perf_event_mlock_kb": int_kind(0, I32_MAX), "trace_pmu": BOOL, "allow_non_pow2_aux": BOOL,
+            "optimized_switch": BOOL,
         }
         t = self.table(self.doc.get("machine", {}), "", "machine", kinds)
         probe_ctx = Ctx(1, frozenset(), frozenset())

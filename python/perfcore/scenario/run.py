@@ -118,7 +118,7 @@ class Runner:
         except InternalError as e:
             self.report.failures.append({"step": "end", "action": "check_sched", "message": f"InternalError: {e}"})
         r = self.report
-        r.tasks, r.cgroups, r.stats = dict(self.pids), dict(self.cgroups), dict(self.machine.stats())
+        r.stats = dict(self.machine.stats())
         return r
 
     def execute(self, step: Step) -> None:
@@ -164,6 +164,7 @@ class Runner:
                 continue
             if p.kind.effect == "new":
                 self.names(p.kind.ref)[step.params[p.name]] = result
+                (self.report.tasks if p.kind.ref == "task" else self.report.cgroups)[step.params[p.name]] = result
             elif p.kind.effect == "close":
                 del self.names(p.kind.ref)[step.params[p.name]]
         if spec.record:
@@ -190,8 +191,8 @@ class Runner:
         owner, method = spec.call.split(".")
         if owner == "Scenario":
             return getattr(self, f"do_{method}")(step)
-        kwargs = {p.keyword: self.resolve(p, step.params[p.name]) for p in spec.params
-                  if p.keyword is not None and p.name in step.params}
+        kwargs = {p.keyword: self.resolve(p, step.params[p.name]) if p.name in step.params else None
+                  for p in spec.params if p.keyword is not None and (p.name in step.params or p.none_if_omitted)}
         target: Any = self.machine if owner == "Machine" else self.events[step.params["event"]]
         result = getattr(target, method)(**kwargs)
         self.report.time_ns += sum(step.params[p.name] for p in spec.params

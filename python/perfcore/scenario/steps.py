@@ -11,6 +11,7 @@ from perfcore.scenario.kinds import (
     BOOL,
     CGROUP,
     CPU,
+    CPU_LIST,
     DURATION,
     EVENT,
     EVENT_TO_CLOSE,
@@ -25,6 +26,7 @@ from perfcore.scenario.kinds import (
     RING_PAGES,
     SYSCTL,
     TASK,
+    TASK_TO_EXIT,
     TEXT,
     U64,
     Kind,
@@ -34,6 +36,7 @@ from perfcore.scenario.kinds import (
 )
 from perfcore.scenario.limits import MAX_REPEAT
 
+
 @dataclass(frozen=True)
 class Param:
     """One parameter of a step: its TOML key, kind, meaning, and how it reaches the call.
@@ -41,7 +44,8 @@ class Param:
     ``arg`` is the keyword of the called method ("" means the same as ``name``; None means the
     value is not passed: a new name bound to the result, or the Event a method is called on).
     An optional parameter left out is not passed, so the method's own default applies, unless
-    ``default_from`` names another parameter whose value it then takes.
+    ``default_from`` names another parameter whose value it then takes, or ``none_if_omitted``
+    passes None for it (a required positional argument where None means "none").
     """
 
     name: str
@@ -50,6 +54,7 @@ class Param:
     required: bool = True
     arg: str | None = ""
     default_from: str | None = None
+    none_if_omitted: bool = False
 
     @property
     def keyword(self) -> str | None:
@@ -90,6 +95,21 @@ STEPS: dict[str, StepSpec] = {
         _p("uid", int_kind(0, (1 << 32) - 1), "its uid (default: the caller's)", required=False),
         _p("kernel_thread", BOOL, "a kernel thread (no mm)", required=False),
     ), shorthand="task"),
+    "fork": StepSpec("Machine.fork", "fork() (clone() with CLONE_THREAD for a thread) of the task; the child "
+                     "inherits its attr.inherit events", (
+        _TASK_PID,
+        _p("child", NEW_TASK, "name the scenario gives the child", arg=None),
+        _p("clone_thread", BOOL, "a thread of the same process (default false)", required=False),
+        _p("comm", TEXT, "the child's comm (default: the parent's)", required=False),
+        _p("clear_sighand", BOOL, "CLONE_CLEAR_SIGHAND (default false)", required=False),
+    )),
+    "exit_task": StepSpec("Machine.exit_task", "the task exits (its name cannot be used after)",
+                          (_p("task", TASK_TO_EXIT, "the task", arg="pid"),), shorthand="task"),
+    "exec": StepSpec("Machine.exec", "execve() in the task: enable_on_exec events enabled, remove_on_exec events "
+                     "removed; whether its perf context changed goes into the report",
+                     (_TASK_PID, _p("comm", TEXT, "the new comm")), record=True),
+    "set_affinity": StepSpec("Machine.set_affinity", "sched_setaffinity(): the CPUs the task may run on", (
+        _TASK_PID, _p("cpus", CPU_LIST, "the CPUs"))),
     "open": StepSpec("Scenario.open", "perf_event_open() of an `[[event]]` declared with `at_start = false` "
                      "(or closed earlier)", (_p("event", EVENT_TO_OPEN, "the event declaration", arg=None),),
                      shorthand="event"),
@@ -99,6 +119,20 @@ STEPS: dict[str, StepSpec] = {
     "disable": StepSpec("Machine.disable", "ioctl(PERF_EVENT_IOC_DISABLE)", (_EV,), shorthand="event"),
     "read": StepSpec("Scenario.read", "read() of the event; value, times, scaled count and running % go into "
                      "the report", (_p("event", EVENT, "the event", arg=None),), shorthand="event"),
+    "reset": StepSpec("Event.reset", "ioctl(PERF_EVENT_IOC_RESET): zero the count", (
+        _EV_TARGET, _p("group", BOOL, "PERF_IOC_FLAG_GROUP: the whole group (default false)", required=False),
+    ), shorthand="event"),
+    "refresh": StepSpec("Event.refresh", "ioctl(PERF_EVENT_IOC_REFRESH): allow n more overflows, then the event "
+                        "disables itself", (_EV_TARGET, _p("n", int_kind(0, I32_MAX), "overflows"))),
+    "period": StepSpec("Event.period", "ioctl(PERF_EVENT_IOC_PERIOD): a new sample period (frequency for freq "
+                       "events)", (_EV_TARGET, _p("n", U64, "the period"))),
+    "set_output": StepSpec("Event.set_output", "ioctl(PERF_EVENT_IOC_SET_OUTPUT): write the event's records into "
+                           "another event's ring (no output: detach)", (
+        _EV_TARGET, _p("output", EVENT, "the event whose ring is used", required=False, arg="other",
+                       none_if_omitted=True),
+    ), shorthand="event"),
+    "pause_output": StepSpec("Event.pause_output", "ioctl(PERF_EVENT_IOC_PAUSE_OUTPUT): pause or resume the "
+                             "event's ring", (_EV_TARGET, _p("pause", BOOL, "pause (true) or resume (false)"))),
     "poll": StepSpec("Event.poll", "poll() of the event's fd; the revents mask goes into the report",
                      (_EV_TARGET,), shorthand="event", record=True),
     "mmap_ring": StepSpec("Event.mmap", "mmap() of the event's ring buffer (and AUX area)", (
