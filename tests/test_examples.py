@@ -70,3 +70,11 @@ def test_scenario_pinned_group_too_big_is_einval() -> None:
     leader = report.reads[0]
     # the 9-event group that fits (fixed cycles + 8 GP) stays pinned and counts all the time
     assert leader["running_percent"] == 100 and leader["value"] == 1e9 * 0.01
+
+
+def test_scenario_inherit_counts_the_child() -> None:
+    report = scenario.load(EXAMPLES / "scenarios" / "inherit.toml").run()
+    reads = {r["event"]: r["value"] for r in report.reads}
+    parent_ms, child_ms = 10 + 10, 30  # from the file's schedule, at 1e9 task-clock ns per second
+    assert reads == {"clock": (parent_ms + child_ms) * 1_000_000, "clock-parent-only": parent_ms * 1_000_000}
+    assert set(report.tasks) == {"make", "cc1"}
