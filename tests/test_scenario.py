@@ -200,7 +200,8 @@ class Oracle:
 
 
 ORACLE_STEPS = {"spawn", "fork", "exit_task", "exec", "set_affinity", "reset", "refresh", "period", "set_output",
-                "pause_output", "open", "close", "enable", "disable", "read", "poll", "mmap_ring", "switch_in", "switch_out",
+                "pause_output", "open", "close", "enable", "disable", "read", "poll", "mmap_ring", "switch_in",
+                "switch_out",
                 "advance", "rotate", "set_rate", "set_mux_interval_ms", "set_sysctl", "set_cpu_online",
                 "cgroup_create", "cgroup_attach", "mmap", "munmap", "collapse", "split", "page_size", "check_sched"}
 
@@ -239,7 +240,8 @@ class Gen:
     errors: list[tuple[str, str]]
 
 
-def event_decls(draw: st.DrawFn, preset: str, nr_cpus: int, tasks: list[str], cgroups: list[str]) -> list[dict[str, Any]]:
+def event_decls(draw: st.DrawFn, preset: str, nr_cpus: int, tasks: list[str],
+                cgroups: list[str]) -> list[dict[str, Any]]:
     decls: list[dict[str, Any]] = []
     has_core = preset != "software-only"
     for i in range(draw(st.integers(1, 12))):
@@ -574,7 +576,8 @@ def test_one_wrong_field_is_a_scenario_error(case: tuple[str, tuple[Any, ...], s
 
 
 def test_messages_name_file_location_and_key() -> None:
-    base = '[[task]]\nname = "w"\n[[event]]\nname = "c"\nattr = { type = "software", config = "cpu-clock" }\ntask = "w"\n'
+    base = ('[[task]]\nname = "w"\n[[event]]\nname = "c"\nattr = { type = "software", config = "cpu-clock" }\n'
+            'task = "w"\n')
     cases = {
         '[[step]]\nadvance = "10 parsecs"': ("step[0]", "advance.duration", "not a duration"),
         '[[step]]\nadvance = "1ms"\n[[step]]\nswitch_in = { cpu = 8, task = "w" }': ("step[1]", "switch_in.cpu",
@@ -683,7 +686,8 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     assert set(rep) == {"source", "description", "ok", "machine", "tasks", "cgroups", "steps_run", "time_ns", "reads",
                         "results", "errors", "failures", "stats"}
     assert rep["ok"] is True and rep["machine"] == {"preset": "intel-skl-ht", "nr_cpus": 4}
-    assert {"step", "event", "value", "time_enabled", "time_running", "scaled", "running_percent"} <= set(rep["reads"][0])
+    read_keys = {"step", "event", "value", "time_enabled", "time_running", "scaled", "running_percent"}
+    assert read_keys <= set(rep["reads"][0])
     text = cli("examples/scenarios/multiplexing.toml")
     assert text.returncode == 0 and "cycles0" in text.stdout and "%" in text.stdout
 

@@ -172,6 +172,7 @@ def _check_cpu_list(v: Any, c: Ctx) -> list[int]:
 
 
 def check_errno(v: Any, _c: Ctx) -> int:
+    """An errno given by name (``"EINVAL"``) or number, as its number."""
     if isinstance(v, str):
         code = getattr(errno_mod, v, None) if v.startswith("E") else None
         if not isinstance(code, int):
@@ -184,6 +185,7 @@ def check_errno(v: Any, _c: Ctx) -> int:
 
 
 def check_error_class(v: Any, _c: Ctx) -> str:
+    """The name of an exception class a step may expect."""
     if not isinstance(v, str) or v not in ERROR_CLASSES:
         raise Bad(f"{show(v)} is not an error class ({', '.join(ERROR_CLASSES)})")
     return str(v)
@@ -198,7 +200,8 @@ DURATION = Kind("duration", 'integer ns, or a string with a unit: "40ns", "250us
 U64 = Kind("u64", 'an address or length: integer, "0x..." hex, or with a unit "4K", "2M", "1G"',
            lambda v, _c: parse_size(v))
 PAGE_SIZE = Kind("page size", '4096, "2M" or "1G"', _check_page_size)
-MAP_KIND = choice_kind("mapping kind", lambda _c: frozenset({"anon", "file", "hugetlb"}), '"anon", "file" or "hugetlb"')
+MAP_KIND = choice_kind("mapping kind", lambda _c: frozenset({"anon", "file", "hugetlb"}),
+                       '"anon", "file" or "hugetlb"')
 PMU = choice_kind("PMU", lambda c: c.pmus, "a PMU name of the machine (`cpu`, `software`, ...)")
 SYSCTL = choice_kind("sysctl", lambda c: c.sysctls, "a `kernel.*` perf sysctl name (`perf_event_paranoid`, ...)")
 RING_PAGES = Kind(f"int 0..{MAX_RING_PAGES}", f"a page count, 0 to {MAX_RING_PAGES}",
@@ -213,5 +216,5 @@ NEW_CGROUP = Kind("new cgroup", "a new cgroup name, bound to the cgroup the step
 EVENT = Kind("event", "the name of an event that is open at this step", _check_name, ref="event")
 EVENT_TO_OPEN = Kind("closed event", "the name of an `[[event]]` that is not open at this step", _check_name,
                      "event", "open")
-EVENT_TO_CLOSE = Kind("event to close", "the name of an event that is open at this step (closed by the step)", _check_name,
-                      "event", "close")
+EVENT_TO_CLOSE = Kind("event to close", "the name of an event that is open at this step (closed by the step)",
+                      _check_name, "event", "close")
