@@ -743,3 +743,27 @@ def test_docs_example_runs() -> None:
     assert block
     report = scenario.loads(block.group(1), name="scenarios.md").run()
     assert report.ok and [r["label"] for r in report.reads] == ["after 400 ms"]
+
+
+def test_text_report_shows_reads_errors_results_and_failures() -> None:
+    text = ('[machine]\npreset = "intel-skl-ht"\nnr_cpus = 1\n[[task]]\nname = "w"\nrates = { cycles = 1e9 }\n'
+            '[[event]]\nname = "c"\nattr = { type = "hardware", config = "cycles", read_format = "'
+            + TE_TR + '" }\ntask = "w"\n'
+            '[[step]]\nswitch_in = { cpu = 0, task = "w" }\n[[step]]\nadvance = "5ms"\n'
+            '[[step]]\nread = "c"\nlabel = "after 5 ms"\n'
+            '[[step]]\nrotate = { cpu = 0, pmu = "cpu" }\nlabel = "one group: nothing to rotate"\n'
+            '[[step]]\nmmap_ring = { event = "c", data_pages = 3 }\nexpect_errno = "EINVAL"\n'
+            '[[step]]\nset_mux_interval_ms = { pmu = "cpu", ms = 0 }\n')
+    report = scenario.loads(text, name="t.toml").run()
+    assert report.reads[0]["label"] == "after 5 ms" and report.reads[0]["value"] == 5_000_000
+    assert report.results == [{"step": "step[3]", "action": "rotate", "params": {"cpu": 0, "pmu": "cpu"},
+                               "value": False, "label": "one group: nothing to rotate"}]
+    # mux interval 0: EINVAL from the model, not expected, so the run fails there
+    assert [(e["step"], e["errno"], e["expected"]) for e in report.errors] == [("step[4]", "EINVAL", True),
+                                                                                ("step[5]", "EINVAL", False)]
+    out = report.format().splitlines()
+    assert out[0].startswith("t.toml: intel-skl-ht, 1 CPUs") and out[0].endswith("FAILED")
+    assert any("c (after 5 ms)" in line and "5,000,000" in line and "100.00%" in line for line in out)
+    assert any(line.strip().startswith("step[4]: mmap_ring: expected PerfError") for line in out)
+    assert any(line.strip().startswith("step[5]: set_mux_interval_ms: UNEXPECTED PerfError") for line in out)
+    assert any(line.strip().startswith("FAILED step[5]: set_mux_interval_ms: PerfError EINVAL") for line in out)
