@@ -610,6 +610,8 @@ def test_messages_name_file_location_and_key() -> None:
 def test_limits() -> None:
     with pytest.raises(ScenarioError, match="larger than the limit"):
         scenario.loads("#" * (scenario.MAX_FILE_BYTES + 1))
+    with pytest.raises(ScenarioError, match="larger than the limit"):  # counted in UTF-8 bytes
+        scenario.loads("#" + "é" * (scenario.MAX_FILE_BYTES // 2))
     with pytest.raises(ScenarioError, match="exceed the limit"):
         scenario.loads("[[step]]\ncheck_sched = true\n" * (scenario.MAX_STEPS + 1))
     with pytest.raises(ScenarioError, match="more than 100000 steps"):

@@ -392,7 +392,10 @@ def load(source: str | bytes | os.PathLike[str]) -> Scenario:
 
 def loads(data: str | bytes, *, name: str = "<text>") -> Scenario:
     """Parse and check scenario TOML given as text or bytes; ``name`` is used in error messages."""
-    if len(data) > MAX_FILE_BYTES:
+    # (text is measured in its UTF-8 bytes, like the file it stands for; no text of more
+    # characters than the limit is encoded to find out)
+    if len(data) > MAX_FILE_BYTES or (
+            isinstance(data, str) and len(data.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES):
         raise ScenarioError(name, "", "", f"larger than the limit of {MAX_FILE_BYTES} bytes")
     if isinstance(data, bytes):
         try:
