@@ -5,11 +5,13 @@
 //! schedules with the swap on and off and compares every parent read).
 
 use perfcore::abi::attr::{AttrFlag, PerfEventAttr};
+use perfcore::abi::record::*;
 use perfcore::abi::sample::*;
-use perfcore::abi::types::PERF_TYPE_HARDWARE;
+use perfcore::abi::types::{PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE};
 use perfcore::ctx::CtxId;
 use perfcore::events::poll::EPOLLHUP;
 use perfcore::events::{EventId, EventState};
+use perfcore::output::mmap_rules::MmapRequest;
 use perfcore::{Machine, MachineConfig};
 use proptest::prelude::*;
 
@@ -475,6 +477,64 @@ fn children_join_the_parents_cgroup_and_an_exiting_task_leaves_the_cpu_in_the_ro
     assert_eq!(m.sched.cpu_cgrp[0], cg);
     m.exit_task(c).unwrap();
     assert_eq!(m.sched.cpu_cgrp[0], 1, "the idle task is in the root cgroup");
+}
+
+/// Record types in a ring, in order.
+fn record_types(m: &Machine, e: EventId) -> Vec<(u32, u16, u32)> {
+    let key = m.rb_key(e).expect("event has a ring");
+    let recs = m.ring_buffer(key).unwrap().consumer().read_records().unwrap();
+    recs.iter()
+        .map(|r| {
+            let ty = u32::from_ne_bytes(r[0..4].try_into().unwrap());
+            let misc = u16::from_ne_bytes(r[4..6].try_into().unwrap());
+            let pid = u32::from_ne_bytes(r[8..12].try_into().unwrap());
+            (ty, misc, pid)
+        })
+        .collect()
+}
+
+fn mmap_one_page(m: &mut Machine, e: EventId) {
+    let req = MmapRequest { len: 2 * 4096, pgoff: 0, shared: true, prot_write: true };
+    m.perf_mmap(e, req, None).unwrap();
+}
+
+#[test]
+fn fork_exec_exit_write_their_side_band_records_in_the_kernels_order() {
+    let mut m = machine();
+    let p = spawn(&mut m, "app");
+    let mut sb = PerfEventAttr::new();
+    sb.type_ = PERF_TYPE_SOFTWARE;
+    sb.config = 9; // PERF_COUNT_SW_DUMMY
+    for f in [AttrFlag::Task, AttrFlag::Comm] {
+        sb.set_flag(f, true);
+    }
+    let cpu_wide = m.perf_event_open(&mut sb.to_bytes(136), -1, 0, None, 0).unwrap();
+    mmap_one_page(&mut m, cpu_wide);
+    // an inherited enable_on_exec event of the task sees its own exec's COMM: perf_event_exec()
+    // enables it before __set_task_comm() writes the record
+    let mut own = sb;
+    for f in [AttrFlag::Inherit, AttrFlag::Disabled, AttrFlag::EnableOnExec] {
+        own.set_flag(f, true);
+    }
+    own.set_flag(AttrFlag::Task, false);
+    // (per CPU: an inherited per-task event with cpu -1 cannot be mmapped)
+    let mine = m.perf_event_open(&mut own.to_bytes(136), p, 0, None, 0).unwrap();
+    mmap_one_page(&mut m, mine);
+    // (p is not running when c runs: no swap moves p's context to c)
+    let c = m.fork(p, false, None, false).unwrap();
+    m.switch_in(0, c).unwrap();
+    m.exec(c, "prog").unwrap();
+    m.exit_task(c).unwrap();
+    let (cu, pu) = (c as u32, p as u32);
+    let got: Vec<(u32, u16, u32)> =
+        record_types(&m, cpu_wide).into_iter().filter(|r| r.0 != PERF_RECORD_SWITCH_CPU_WIDE).collect();
+    assert_eq!(
+        got,
+        vec![(PERF_RECORD_FORK, 0, cu), (PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC, cu), (PERF_RECORD_EXIT, 0, cu)]
+    );
+    assert!(record_types(&m, mine).is_empty(), "the parent's own event stays OFF: only the child exec'd");
+    m.exec(p, "prog").unwrap();
+    assert_eq!(record_types(&m, mine), vec![(PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC, pu)]);
 }
 
 #[derive(Clone, Debug)]

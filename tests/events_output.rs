@@ -357,10 +357,9 @@ fn switch_records_layout_and_targets() {
 }
 
 #[test]
-fn fork_exit_comm_layouts() {
+fn fork_exec_exit_write_fork_comm_exit_records() {
     let mut m = machine();
-    let (parent, pp) = spawn(&mut m, "parent");
-    let (child, pc) = spawn(&mut m, "a_rather_long_child_name");
+    let (_, pp) = spawn(&mut m, "parent");
     let cw = open(&mut m, &attr(9, 0, &[AttrFlag::Comm, AttrFlag::SampleIdAll]), -1, 0);
     let task_only = open(&mut m, &attr(9, 0, &[AttrFlag::Task, AttrFlag::SampleIdAll]), -1, 0);
     let off = open(&mut m, &attr(9, 0, &[AttrFlag::Task, AttrFlag::Disabled]), -1, 0);
@@ -370,12 +369,14 @@ fn fork_exit_comm_layouts() {
     m.switch_in(0, pp as i32).unwrap();
     m.advance(5000).unwrap();
     let now = m.sched.now;
-    m.perf_event_fork(parent, child).unwrap();
-    m.perf_event_comm(child, true).unwrap();
-    m.perf_event_exit_record(child, parent).unwrap();
+    let pc = m.fork(pp as i32, false, None, false).unwrap() as u32;
+    m.switch_in(0, pc as i32).unwrap();
+    m.exec(pc as i32, "a_rather_long_child_name").unwrap();
+    m.exit_task(pc as i32).unwrap();
     assert!(records(&m, off).is_empty(), "OFF events get no side-band records");
     let t = records(&m, task_only);
-    assert_eq!(t.len(), 2, "FORK and EXIT but not COMM");
+    assert_eq!(t.iter().filter(|r| u32_at(r, 0) == PERF_RECORD_COMM).count(), 0, "attr.task: FORK and EXIT only");
+    assert_eq!(t.len(), 2);
     let c = records(&m, cw);
     assert_eq!(c.len(), 3);
     // FORK: {pid, ppid, tid, ptid, time} = 24 bytes after the header, then 48 trailer bytes
@@ -383,12 +384,13 @@ fn fork_exit_comm_layouts() {
     assert_eq!((u32_at(f, 0), u16_at(f, 6)), (PERF_RECORD_FORK, 8 + 24 + 48));
     assert_eq!((u32_at(f, 8), u32_at(f, 12), u32_at(f, 16), u32_at(f, 20), u64_at(f, 24)), (pc, pp, pc, pp, now));
     assert_eq!(trailer(f).0, pp, "the forking task is current");
-    // COMM: {pid, tid, comm[16]} with MISC_COMM_EXEC
+    // COMM: {pid, tid, comm[16]} with MISC_COMM_EXEC, the comm cut to 15 bytes
     let co = &c[1];
     assert_eq!(
         (u32_at(co, 0), u16_at(co, 4), u16_at(co, 6)),
         (PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC, 8 + 8 + 16 + 48)
     );
+    assert_eq!((u32_at(co, 8), u32_at(co, 12)), (pc, pc));
     assert_eq!(&co[16..32], b"a_rather_long_c\0");
     // EXIT: ptid is the parent's pid (kernel quirk)
     let x = &c[2];
@@ -405,6 +407,33 @@ fn fork_exit_comm_layouts() {
 }
 
 #[test]
+fn inherited_children_write_into_the_parents_ring_with_their_own_stream_id() {
+    let mut m = machine();
+    let (_, pp) = spawn(&mut m, "parent");
+    let ev = open(&mut m, &attr(0, 1000, &[AttrFlag::Comm, AttrFlag::Inherit, AttrFlag::SampleIdAll]), pp as i32, 0);
+    mmap(&mut m, ev, 1);
+    let pc = m.fork(pp as i32, false, None, false).unwrap();
+    let child_task = m.task_by_pid(pc).unwrap();
+    let child = (0..m.sched.events.len() as u32)
+        .map(EventId)
+        .find(|e| m.sched.ev(e.0).is_ok_and(|se| se.parent == Some(ev.0) && se.spec.task == Some(child_task.0)))
+        .expect("fork inherited the event");
+    m.switch_in(0, pc).unwrap();
+    m.exec(pc, "kid").unwrap();
+    m.perf_event_overflow(child, &sample(0x42)).unwrap();
+    let recs = records(&m, ev);
+    let parent_id = m.events.get(ev).unwrap().id;
+    // the engine gives an inherited child its parent's id today (the kernel gives it its own
+    // `event->id`); the trailer takes whatever the child's own id is as STREAM_ID
+    let child_id = m.sched.ev(child.0).unwrap().spec.id;
+    let comm = recs.iter().find(|r| u32_at(r, 0) == PERF_RECORD_COMM).expect("the child's COMM");
+    let (pid, _, _, id, stream, _, ident) = trailer(comm);
+    assert_eq!((pid, id, stream, ident), (pc as u32, parent_id, child_id, parent_id));
+    let smp = recs.iter().find(|r| u32_at(r, 0) == PERF_RECORD_SAMPLE).expect("the child's sample");
+    assert_eq!(u64_at(smp, 16), 0x42, "written in the parent's ring and layout");
+}
+
+#[test]
 fn task_context_events_see_only_their_tasks_records() {
     let mut m = machine();
     let (a, pa) = spawn(&mut m, "a");
@@ -417,4 +446,73 @@ fn task_context_events_see_only_their_tasks_records() {
     let r = records(&m, on_a);
     assert_eq!(r.len(), 1);
     assert_eq!(u16_at(&r[0], 6), 8 + 8 + 8, "no trailer without sample_id_all; 'a' pads to 8");
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Overflow(usize),
+    SetOutput(usize, Option<usize>),
+    Pause(bool),
+    Consume,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0usize..3).prop_map(Op::Overflow),
+        1 => (1usize..3, prop::option::of(0usize..3)).prop_map(|(a, b)| Op::SetOutput(a, b)),
+        1 => any::<bool>().prop_map(Op::Pause),
+        2 => Just(Op::Consume),
+    ]
+}
+
+proptest! {
+    /// DESIGN.md's output invariant under random overflows, redirections, pauses and reads:
+    /// every sample an event generated while it had a ring is either read from the ring (found
+    /// by its IDENTIFIER) or counted in that event's `lost_samples`; the LOST records report
+    /// exactly the drops (all of them once a record after the last drop was written).
+    #[test]
+    fn every_sample_is_read_or_counted_lost(ops in prop::collection::vec(op(), 1..120)) {
+        let mut m = machine();
+        let evs: Vec<EventId> = (0..3).map(|_| open(&mut m, &attr(0, 1000, &[]), 0, -1)).collect();
+        mmap(&mut m, evs[0], 1);
+        let ids: Vec<u64> = evs.iter().map(|e| m.events.get(*e).unwrap().id).collect();
+        let cons = m.ring_buffer(evs[0]).unwrap().consumer();
+        let (mut generated, mut read, mut reported) = ([0u64; 3], [0u64; 3], 0u64);
+        let drain = |read: &mut [u64; 3], reported: &mut u64| {
+            for r in cons.read_records().unwrap() {
+                match u32_at(&r, 0) {
+                    PERF_RECORD_SAMPLE => read[ids.iter().position(|i| *i == u64_at(&r, 8)).unwrap()] += 1,
+                    PERF_RECORD_LOST => *reported += u64_at(&r, 16),
+                    t => panic!("unexpected record type {t}"),
+                }
+            }
+        };
+        for op in ops {
+            match op {
+                Op::Overflow(i) => {
+                    if m.has_ring_buffer(evs[i]) {
+                        generated[i] += 1;
+                    }
+                    m.perf_event_overflow(evs[i], &SampleData { id: ids[i], ..sample(i as u64) }).unwrap();
+                }
+                Op::SetOutput(a, b) => {
+                    let arg = b.map_or(IoctlArg::Value(u64::MAX), |b| IoctlArg::Event(evs[b]));
+                    let _ = m.perf_ioctl(evs[a], PERF_EVENT_IOC_SET_OUTPUT, &arg);
+                }
+                Op::Pause(p) => {
+                    m.perf_ioctl(evs[0], PERF_EVENT_IOC_PAUSE_OUTPUT, &IoctlArg::Value(u64::from(p))).unwrap();
+                }
+                Op::Consume => drain(&mut read, &mut reported),
+            }
+        }
+        drain(&mut read, &mut reported);
+        let pending = m.ring_buffer(evs[0]).unwrap().pending_lost();
+        let mut lost_total = 0;
+        for i in 0..3 {
+            let lost = m.lost_samples(evs[i]).unwrap();
+            prop_assert_eq!(read[i] + lost, generated[i], "event {}", i);
+            lost_total += lost;
+        }
+        prop_assert_eq!(reported + pending, lost_total);
+    }
 }

@@ -1,5 +1,6 @@
 """Side-band records written by the core into event rings: SWITCH / SWITCH_CPU_WIDE from
-Machine.switch_in / switch_out, FORK / EXIT / COMM from Machine.emit_*; which events receive them
+Machine.switch_in / switch_out, FORK / COMM / EXIT from Machine.fork / exec / exit_task; which
+events receive them
 (perf_iterate_sb(): CPU-wide side-band events of the CPU, the current task's context events,
 only events at least INACTIVE) and their layouts. The layouts are compared with records the
 running kernel writes for the same attr (prctl(PR_SET_NAME) -> COMM, fork() -> FORK, a sleep
@@ -61,31 +62,43 @@ def test_events_off_or_without_the_bit_or_on_another_cpu_get_nothing() -> None:
     m = pc.Machine(nr_cpus=2)
     a = m.spawn("a")
     quiet = [
-        m.perf_event_open(sb_attr(context_switch=True, disabled=True), cpu=0),
+        m.perf_event_open(sb_attr(context_switch=True, comm=True, disabled=True), cpu=0),
         m.perf_event_open(sb_attr(), cpu=0),
-        m.perf_event_open(sb_attr(context_switch=True), cpu=1),
+        m.perf_event_open(sb_attr(context_switch=True, comm=True), cpu=1),
     ]
     rings = [e.mmap(1) for e in quiet]
     m.switch_in(0, a)
-    m.emit_comm(a)
+    m.exec(a, "b")
     assert all(r.read_records() == [] for r in rings)
 
 
-def test_fork_comm_exit_records() -> None:
+def test_fork_exec_exit_write_fork_comm_exit() -> None:
     m = pc.Machine(nr_cpus=1)
     parent = m.spawn("parent")
-    child = m.spawn("worker-thread-name-long")
     ev = m.perf_event_open(sb_attr(comm=True, task=True), cpu=0)
     rb = ev.mmap(1)
     m.switch_in(0, parent)
-    m.emit_fork(parent, child)
-    m.emit_comm(child, exec=True)
-    m.emit_exit(child, parent)
-    fork, comm, exit_ = rb.read_records()
+    child = m.fork(parent)
+    m.switch_in(0, child)
+    m.exec(child, "worker-thread-name-long")
+    m.exit_task(child)
+    recs = [r for r in rb.read_records() if r["type"] in ("fork", "comm", "exit")]
+    fork, comm, exit_ = recs
     assert (fork["type"], fork["pid"], fork["ppid"], fork["tid"], fork["ptid"]) == ("fork", child, parent, child, parent)
     assert fork["sample_id"]["pid"] == parent
     assert (comm["type"], comm["misc"], comm["comm"]) == ("comm", MISC_COMM_EXEC, "worker-thread-n")
     assert (exit_["type"], exit_["ppid"], exit_["ptid"]) == ("exit", parent, parent)  # ptid = parent's pid
+
+
+def test_a_thread_reports_its_process_id_and_own_tid() -> None:
+    m = pc.Machine(nr_cpus=1)
+    proc = m.spawn("proc")
+    ev = m.perf_event_open(sb_attr(task=True), cpu=0)
+    rb = ev.mmap(1)
+    m.switch_in(0, proc)
+    tid = m.fork(proc, clone_thread=True)
+    (fork,) = [r for r in rb.read_records() if r["type"] == "fork"]
+    assert (fork["pid"], fork["tid"]) == (proc, tid)  # perf_event_pid() = tgid
 
 
 # --- the running kernel writes the same layouts ------------------------------------------------
@@ -140,13 +153,13 @@ def test_record_layouts_match_the_kernel(bits: set[str]) -> None:
     assert {"comm", "fork", "switch"} <= set(kernel)
 
     m = pc.Machine(nr_cpus=1)
-    me, child = m.spawn("pcside"), m.spawn("child")
+    me = m.spawn("shell")
     ev = m.perf_event_open(pc.Attr(type="software", config="dummy", sample_id_all=True, sample_type=sample_type,
-                                   comm=True, task=True, context_switch=True), pid=me)
+                                   comm=True, task=True, context_switch=True), pid=me, cpu=0)
     rb = ev.mmap(8)
     m.switch_in(0, me)
-    m.emit_comm(me)
-    m.emit_fork(me, child)
+    m.exec(me, "pcside")  # COMM with MISC_COMM_EXEC; the kernel's prctl() COMM has misc 0
+    m.fork(me)
     m.switch_out(0)
     m.switch_in(0, me)
     model: dict[str, list[dict[str, Any]]] = {}
@@ -154,7 +167,7 @@ def test_record_layouts_match_the_kernel(bits: set[str]) -> None:
         model.setdefault(d["type"], []).append(d)
     for kind in ("comm", "fork", "switch"):
         assert {r["size"] for r in model[kind]} == {r["size"] for r in kernel[kind]}, kind
-    assert model["comm"][0]["misc"] == kernel["comm"][0]["misc"] == 0  # prctl, not exec
+    assert (model["comm"][0]["misc"], kernel["comm"][0]["misc"]) == (MISC_COMM_EXEC, 0)  # exec vs prctl
     assert model["comm"][0]["comm"] == kernel["comm"][0]["comm"] == "pcside"
     # the task's own context: SWITCH in (misc 0) and out (SWITCH_OUT, not preempted: it slept)
     assert {r["misc"] for r in model["switch"]} <= {r["misc"] for r in kernel["switch"]}

@@ -13,6 +13,7 @@ pub mod machine_settings;
 pub mod mm;
 pub mod output;
 pub mod pmu;
+pub mod sim;
 pub mod slab;
 pub mod sync;
 pub mod task;

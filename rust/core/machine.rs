@@ -42,6 +42,12 @@ pub struct MachineConfig {
     /// Take the optimised context switch (swap of equivalent clones) as the kernel does;
     /// false runs every switch the slow way, to compare.
     pub optimized_switch: bool,
+    /// Where PMU task data lives: 6.15+ `task_struct` (default) or 6.2-6.14 pmu context.
+    pub task_data: crate::task_data::TaskDataDesign,
+    /// Where the blobs come from: the per-PMU "x86_lbr" kmem_cache (default) or kzalloc.
+    pub task_data_alloc: crate::task_data::BlobBackend,
+    /// LBR depth (8..=64, a multiple of 8); None = the preset's (32).
+    pub lbr_depth: Option<u32>,
 }
 
 impl Default for MachineConfig {
@@ -53,6 +59,9 @@ impl Default for MachineConfig {
             caller: Caller::root(),
             trace_pmu: false,
             optimized_switch: true,
+            task_data: crate::task_data::TaskDataDesign::TaskStruct,
+            task_data_alloc: crate::task_data::BlobBackend::KmemCache,
+            lbr_depth: None,
         }
     }
 }
@@ -84,6 +93,10 @@ pub struct Machine {
     pub mlock: MmapAccounting,
     /// Lift the power-of-two check on AUX sizes (to study the 2^64 wrap corruption).
     pub allow_non_pow2_aux: bool,
+    /// PMU task data and the per-CPU LBRs (`task_data::machine_data`).
+    pub(crate) task_data: crate::task_data::MachineTaskData,
+    /// Workloads, runqueues and sampling state of [`Machine::run`] (`sim`).
+    pub(crate) sim: crate::sim::SimState,
 }
 
 impl Machine {
@@ -104,7 +117,8 @@ impl Machine {
                 pmus.register(Box::new(ClockPmu::cpu_clock()))?;
                 pmus.register(Box::new(ClockPmu::task_clock()))?;
                 for d in crate::pmu::presets::core_pmus(other).unwrap_or_default() {
-                    pmus.register(Box::new(crate::pmu::core_pmu::CorePmuDriver { desc: d }))?;
+                    let lbr = crate::pmu::presets::lbr_format(other);
+                    pmus.register(Box::new(crate::pmu::core_pmu::CorePmuDriver { desc: d, lbr }))?;
                 }
             }
             other => {
@@ -121,7 +135,16 @@ impl Machine {
         }
         let mut sched = crate::events::sched_glue::engine_for(&pmus, &core, cfg.nr_cpus);
         sched.optimized_switch = cfg.optimized_switch;
+        let task_data = crate::task_data::MachineTaskData::new(
+            cfg.task_data,
+            cfg.task_data_alloc,
+            crate::pmu::presets::lbr_format(&cfg.preset),
+            cfg.lbr_depth,
+            cfg.nr_cpus,
+        )?;
         Ok(Machine {
+            task_data,
+            sim: crate::sim::SimState::default(),
             sched,
             cgroups: crate::cgroup::CgroupFs::new(),
             preset: cfg.preset,
@@ -369,6 +392,15 @@ impl Machine {
         self.tasks.by_tid(pid).ok_or_else(|| Error::NotFound(format!("no task with pid {pid}")))
     }
 
+    /// Create a task forked from the caller's task (a new thread group leader): its PMU task
+    /// data is set up as `perf_event_init_task()` + `perf_event_fork()` do. Returns its id.
+    pub fn spawn(&mut self, comm: &str, uid: u32, kernel_thread: bool) -> Result<TaskId> {
+        let parent = self.tasks.current();
+        let t = self.tasks.spawn(comm, uid, kernel_thread);
+        self.task_data_fork(parent, t)?;
+        Ok(t)
+    }
+
     /// `task->mm`: a user task's address space (made on first use), None for a kernel thread.
     pub fn task_mm(&mut self, t: TaskId) -> Result<Option<MmId>> {
         let Some(key) = self.tasks.get(t)?.mm else { return Ok(None) };
@@ -448,6 +480,6 @@ impl Machine {
         } else if let Ok(l) = self.events.get_mut(ev.group_leader) {
             l.siblings.retain(|s| *s != id);
         }
-        Ok(())
+        self.task_data_detach_event(id)
     }
 }

@@ -182,6 +182,9 @@ pub fn perf_event_open(m: &mut Machine, user_attr: &mut [u8], args: OpenArgs) ->
         }
     }
 
+    // perf_event_alloc(): PERF_ATTACH_TASK_DATA events attach their PMU task data (after the
+    // checks above, which the kernel also passes before anything can fail at install).
+    let task_data = m.task_data_attach(&attr, pmu, task, args.cpu)?;
     let id = m.next_event_id();
     let eid = m.events.next_id();
     let mut stored = attr;
@@ -215,8 +218,12 @@ pub fn perf_event_open(m: &mut Machine, user_attr: &mut [u8], args: OpenArgs) ->
         lev.siblings.push(eid);
         lev.group_software &= software;
     }
+    if let Some(td) = task_data {
+        m.task_data_register(eid, td);
+    }
     if let Err(e) = m.sched_install(eid) {
         m.sched_install_failed(eid);
+        m.task_data_detach_event(eid)?;
         return Err(e);
     }
     if let Some(o) = output {

@@ -67,7 +67,7 @@ impl Machine {
     pub fn output_event(&mut self, event: EventId) -> Result<OutputEvent> {
         let ev = self.events.get(event)?;
         let id = ev.id;
-        if let Some(format) = self.buffers.output(event).format {
+        if let Some(format) = self.buffers.format_of(event) {
             return Ok(OutputEvent { id, format });
         }
         let a = &ev.attr;
@@ -83,13 +83,29 @@ impl Machine {
         Ok(OutputEvent { id, format })
     }
 
+    /// The event whose attr, ring and id the output of `event` uses: itself, or for an
+    /// inherited child (an engine event without an arena entry) its top parent
+    /// (perf_output_begin(): "inherited events send all output to the parent").
+    pub fn output_parent(&self, event: EventId) -> Result<EventId> {
+        let mut e = event;
+        while !self.events.contains(e) {
+            e = match self.sched.ev(e.0)?.parent {
+                Some(p) => EventId(p),
+                None => return Err(crate::Error::NotFound(format!("event {} does not exist", event.0))),
+            };
+        }
+        Ok(e)
+    }
+
     /// The `sample_id` trailer values of a record `event` writes while `current` runs on `cpu`
-    /// (__perf_event_header__init_id(): pid/tid of current, the clock, `primary_event_id()`,
-    /// the event's own id as stream id, the CPU). `None` is the idle task (pid 0).
+    /// (__perf_event_header__init_id(): pid/tid of current, the clock, `primary_event_id()` =
+    /// the top parent's id, the emitting event's own id as stream id, the CPU). `None` is the
+    /// idle task (pid 0).
     pub fn perf_sample_id(&self, event: EventId, current: Option<TaskId>, cpu: u32) -> Result<SampleId> {
-        let id = self.events.get(event)?.id;
+        let id = self.events.get(self.output_parent(event)?)?.id;
+        let stream_id = if self.events.contains(event) { id } else { self.sched.ev(event.0)?.spec.id };
         let (pid, tid) = self.task_pid_tid(current);
-        Ok(SampleId { pid, tid, time: self.sched.now, id, stream_id: id, cpu })
+        Ok(SampleId { pid, tid, time: self.sched.now, id, stream_id, cpu })
     }
 
     fn task_pid_tid(&self, t: Option<TaskId>) -> (u32, u32) {
@@ -107,7 +123,8 @@ impl Machine {
     /// writes the sample into `event->rb`. A non-sampling event ignores the overflow. Returns
     /// whether the limit expired (the PMU stops the event).
     pub fn perf_event_overflow(&mut self, event: EventId, s: &SampleData) -> Result<bool> {
-        if self.events.get(event)?.attr.sample_period == 0 {
+        let top = self.output_parent(event)?;
+        if self.events.get(top)?.attr.sample_period == 0 {
             return Ok(false);
         }
         let o = self.buffers.output_mut(event);
@@ -121,28 +138,35 @@ impl Machine {
         }
         self.perf_event_output(event, s)?;
         if expired {
-            self.disable_event(event)?;
+            self.sched.disable(event.0)?;
+            self.sync_sched_states();
         }
         Ok(expired)
     }
 
     /// `perf_event_output()`: one sample into the ring `event` writes into (its own or the
-    /// SET_OUTPUT target's), in `event`'s layout, a LOST record first when drops are pending.
-    /// Without a ring nothing happens; a drop counts in `event->lost_samples`. Returns whether
-    /// the sample was written.
+    /// SET_OUTPUT target's; an inherited child's output goes to its parent), in that event's
+    /// layout, a LOST record first when drops are pending. Without a ring nothing happens; a
+    /// drop counts in the (parent) event's `lost_samples`. Returns whether the sample was
+    /// written.
     pub fn perf_event_output(&mut self, event: EventId, s: &SampleData) -> Result<bool> {
-        let oe = self.output_event(event)?;
-        self.output_with(event, |rb| rb.write_sample(&oe, s))
+        let top = self.output_parent(event)?;
+        let oe = self.output_event(top)?;
+        self.output_with(top, |rb| rb.write_sample(&oe, s))
     }
 
     /// `perf_output_begin()` .. `perf_output_end()` of one record of `event` (its trailer
     /// values from `r.sample_id`). Returns whether it was written (false: no ring, or dropped
     /// and counted lost).
     pub fn perf_output_record(&mut self, event: EventId, r: &Record) -> Result<bool> {
-        let oe = self.output_event(event)?;
-        self.output_with(event, |rb| rb.write_record(&oe, r))
+        let top = self.output_parent(event)?;
+        let oe = self.output_event(top)?;
+        self.output_with(top, |rb| rb.write_record(&oe, r))
     }
 
+    /// Write through `event->rb`; a record a ring with data pages refuses is counted in
+    /// `rb->lost` by the ring and in `event->lost_samples` here (a 0-page ring drops silently).
+    #[inline]
     fn output_with(
         &mut self,
         event: EventId,
@@ -151,9 +175,8 @@ impl Machine {
         let Some(b) = self.buffers.get_mut(event) else {
             return Ok(false);
         };
-        let lost_before = b.ring.stats().lost;
         let wrote = write(&mut b.ring)?;
-        if b.ring.stats().lost != lost_before {
+        if !wrote && b.ring.config().data_pages != 0 {
             self.buffers.output_mut(event).lost_samples += 1;
         }
         Ok(wrote)
@@ -173,9 +196,10 @@ impl Machine {
         Ok(self.buffers.output(event).lost_samples)
     }
 
-    /// perf_iterate_sb() targets on `cpu` while `current` runs, for records of kind `sb`.
+    /// perf_iterate_sb() targets on `cpu` while `current` runs, for records of kind `sb`:
+    /// CPU-wide events, then the task context's events (inherited children included, judged
+    /// by their top parent's attr and their own state), each list newest first.
     fn sb_targets(&self, cpu: u32, current: Option<TaskId>, sb: SideBand) -> Vec<EventId> {
-        let live = |e: &Event| e.state >= EventState::Inactive && sb.matches(e);
         let cpu_cgrp = self.sched.cpu_cgroup(cpu);
         let mut out: Vec<EventId> = self
             .events
@@ -183,21 +207,31 @@ impl Machine {
             .filter(|(_, e)| {
                 e.task.is_none()
                     && e.cpu == cpu as i32
-                    && live(e)
+                    && e.state >= EventState::Inactive
+                    && sb.matches(e)
                     && e.cgroup.is_none_or(|cg| self.sched.cgroup_is_descendant(cpu_cgrp, cg))
             })
             .map(|(id, _)| id)
             .collect();
         out.reverse();
         if let Some(t) = current {
-            let start = out.len();
-            out.extend(
-                self.events
-                    .iter()
-                    .filter(|(_, e)| e.task == Some(t) && (e.cpu == -1 || e.cpu == cpu as i32) && live(e))
-                    .map(|(id, _)| id),
-            );
-            out[start..].reverse();
+            let mut ctx: Vec<EventId> = self
+                .sched
+                .events
+                .iter()
+                .enumerate()
+                .filter_map(|(i, se)| {
+                    let se = se.as_ref()?;
+                    let ok = se.spec.task == Some(t.0)
+                        && (se.spec.cpu == -1 || se.spec.cpu == cpu as i32)
+                        && se.state >= EventState::Inactive;
+                    let id = EventId(i as u32);
+                    let top = self.output_parent(id).ok()?;
+                    (ok && sb.matches(self.events.get(top).ok()?)).then_some(id)
+                })
+                .collect();
+            ctx.reverse();
+            out.extend(ctx);
         }
         out
     }
@@ -211,7 +245,7 @@ impl Machine {
         mut record: impl FnMut(&Event) -> (u16, RecordBody),
     ) -> Result<()> {
         for e in self.sb_targets(cpu, current, sb) {
-            let (misc, body) = record(self.events.get(e)?);
+            let (misc, body) = record(self.events.get(self.output_parent(e)?)?);
             let sample_id = self.perf_sample_id(e, current, cpu)?;
             self.perf_output_record(e, &Record { misc, body, sample_id })?;
         }
@@ -234,10 +268,10 @@ impl Machine {
     /// perf_event_exit_task() -> perf_event_task(): PERF_RECORD_EXIT of `task` to its own
     /// context events and the CPU's side-band events; `ppid` and (a kernel quirk) `ptid` are
     /// both the pid of `real_parent`.
-    pub fn perf_event_exit_record(&mut self, task: TaskId, real_parent: TaskId) -> Result<()> {
+    pub fn perf_event_exit_record(&mut self, task: TaskId) -> Result<()> {
         let cpu = self.task_cpu(task);
         let (pid, tid) = self.task_pid_tid(Some(task));
-        let (ppid, _) = self.task_pid_tid(Some(real_parent));
+        let ppid = self.tasks.get(task)?.ppid as u32;
         let time = self.sched.now;
         self.sb_output(cpu, Some(task), SideBand::Task, |_| {
             (0, RecordBody::Exit(TaskRecord { pid, ppid, tid, ptid: ppid, time }))

@@ -10,7 +10,6 @@
 use super::EventId;
 use crate::output::mmap_rules::RbView;
 use crate::output::{OutputFormat, RingBuffer};
-use std::collections::HashMap;
 
 /// `POLL_IN`: si_code of the SIGIO an overflow queues (`event->pending_kill`).
 pub const POLL_IN: i32 = 1;
@@ -42,97 +41,121 @@ pub struct EventOutput {
     pub format: Option<OutputFormat>,
 }
 
-/// Every ring buffer of a machine and which events write into which.
+/// Every ring buffer of a machine and which events write into which. Event ids are dense
+/// arena slots, so both tables are vectors indexed by the id (the overflow path does two
+/// array loads, no hashing).
 #[derive(Debug, Default)]
 pub struct EventBuffers {
-    /// Ring buffers, by the event whose mmap() created them.
-    rbs: HashMap<EventId, PerfBuffer>,
-    /// `event->rb`: the key of the buffer each event writes into.
-    event_rb: HashMap<EventId, EventId>,
-    /// Output fields of events that have any set.
-    out: HashMap<EventId, EventOutput>,
+    /// Ring buffers, at the slot of the event whose mmap() created them.
+    rbs: Vec<Option<PerfBuffer>>,
+    /// `event->rb` and the output fields, by event.
+    out: Vec<(Option<EventId>, EventOutput)>,
 }
 
 impl EventBuffers {
     /// The key of the buffer `event` writes into (`event->rb`), if any.
+    #[inline]
     pub fn rb_of(&self, event: EventId) -> Option<EventId> {
-        self.event_rb.get(&event).copied()
+        self.out.get(event.0 as usize).and_then(|o| o.0)
     }
 
     /// The buffer `event` writes into.
     pub fn get(&self, event: EventId) -> Option<&PerfBuffer> {
-        self.rb_of(event).and_then(|k| self.rbs.get(&k))
+        self.rb_of(event).and_then(|k| self.by_key(k))
     }
 
     /// The buffer `event` writes into, mutable.
+    #[inline]
     pub fn get_mut(&mut self, event: EventId) -> Option<&mut PerfBuffer> {
         let k = self.rb_of(event)?;
-        self.rbs.get_mut(&k)
+        self.by_key_mut(k)
     }
 
     /// A buffer by its key.
     pub fn by_key(&self, key: EventId) -> Option<&PerfBuffer> {
-        self.rbs.get(&key)
+        self.rbs.get(key.0 as usize).and_then(Option::as_ref)
     }
 
     /// A buffer by its key, mutable.
+    #[inline]
     pub fn by_key_mut(&mut self, key: EventId) -> Option<&mut PerfBuffer> {
-        self.rbs.get_mut(&key)
+        self.rbs.get_mut(key.0 as usize).and_then(Option::as_mut)
+    }
+
+    fn slot(&mut self, event: EventId) -> &mut (Option<EventId>, EventOutput) {
+        let i = event.0 as usize;
+        if self.out.len() <= i {
+            self.out.resize(i + 1, (None, EventOutput::default()));
+        }
+        &mut self.out[i]
     }
 
     /// A new buffer created by `owner`'s first mmap(); `owner` points at it.
     pub fn create(&mut self, owner: EventId, buf: PerfBuffer) {
-        self.rbs.insert(owner, buf);
-        self.event_rb.insert(owner, owner);
+        let i = owner.0 as usize;
+        if self.rbs.len() <= i {
+            self.rbs.resize_with(i + 1, || None);
+        }
+        self.rbs[i] = Some(buf);
+        self.attach(owner, Some(owner));
     }
 
     /// `ring_buffer_attach(event, rb)`: point `event` at the buffer keyed `key` (None
     /// detaches). A buffer no event points at and no mapping holds is freed.
     pub fn attach(&mut self, event: EventId, key: Option<EventId>) {
-        let old = match key {
-            Some(k) => self.event_rb.insert(event, k),
-            None => self.event_rb.remove(&event),
-        };
-        if let Some(o) = old {
+        let old = std::mem::replace(&mut self.slot(event).0, key);
+        if let Some(o) = old.filter(|o| Some(*o) != key) {
             self.free_if_unused(o);
         }
     }
 
     fn free_if_unused(&mut self, key: EventId) {
-        let mapped = self.rbs.get(&key).is_some_and(|b| b.view.mmap_count > 0);
-        if !mapped && !self.event_rb.values().any(|k| *k == key) {
-            self.rbs.remove(&key);
+        let mapped = self.by_key(key).is_some_and(|b| b.view.mmap_count > 0);
+        if !mapped && !self.out.iter().any(|o| o.0 == Some(key)) {
+            if let Some(b) = self.rbs.get_mut(key.0 as usize) {
+                *b = None;
+            }
         }
     }
 
     /// The last unmap of a buffer (perf_mmap_close()): every event is detached and the
     /// buffer freed.
     pub fn teardown(&mut self, key: EventId) {
-        self.event_rb.retain(|_, k| *k != key);
-        self.rbs.remove(&key);
+        for o in self.out.iter_mut().filter(|o| o.0 == Some(key)) {
+            o.0 = None;
+        }
+        if let Some(b) = self.rbs.get_mut(key.0 as usize) {
+            *b = None;
+        }
     }
 
     /// The output fields of `event`.
+    #[inline]
     pub fn output(&self, event: EventId) -> EventOutput {
-        self.out.get(&event).copied().unwrap_or_default()
+        self.out.get(event.0 as usize).map(|o| o.1).unwrap_or_default()
+    }
+
+    /// The cached record layout of `event`.
+    #[inline]
+    pub fn format_of(&self, event: EventId) -> Option<OutputFormat> {
+        self.out.get(event.0 as usize).and_then(|o| o.1.format)
     }
 
     /// The output fields of `event`, mutable.
+    #[inline]
     pub fn output_mut(&mut self, event: EventId) -> &mut EventOutput {
-        self.out.entry(event).or_default()
+        &mut self.slot(event).1
     }
 
     /// Forget a closed event: detach it from its buffer and drop its fields.
     pub fn forget(&mut self, event: EventId) {
-        self.out.remove(&event);
+        *self.output_mut(event) = EventOutput::default();
         self.attach(event, None);
     }
 
     /// Keys of every live buffer, sorted.
     pub fn keys(&self) -> Vec<EventId> {
-        let mut k: Vec<EventId> = self.rbs.keys().copied().collect();
-        k.sort();
-        k
+        (0..self.rbs.len()).filter(|i| self.rbs[*i].is_some()).map(|i| EventId(i as u32)).collect()
     }
 }
 

@@ -133,7 +133,8 @@ impl Machine {
     /// The task `pid` starts running on `cpu` (context switch in; the previous task, if any,
     /// is switched out first, by the optimised swap when the two contexts are equivalent).
     /// An exited task, or a CPU outside the task's affinity, is a usage error. The outcome
-    /// (engine task ids = `TaskId.0`) is what the PMU `sched_task` work acts on.
+    /// (engine task ids = `TaskId.0`) drives the PMUs' `sched_task` work (LBR save/restore,
+    /// `swap_task_ctx` on the optimised path: `task_data::lbr_sched`).
     /// Side-band (`__perf_event_task_sched_out` / `_in` order): PERF_RECORD_SWITCH(_CPU_WIDE)
     /// out of the previous task (preempted: it stays runnable) before its context leaves,
     /// and into the new one after its context is in (`events::output`).
@@ -156,6 +157,7 @@ impl Machine {
         }
         let out = self.sched.switch_in(cpu, t.0)?;
         self.sync_states();
+        self.pmu_sched_task(out.cpu, out.prev.map(TaskId), out.next.map(TaskId), out.swapped)?;
         self.perf_event_switch(cpu, prev, Some(t), true, false)?;
         Ok(out)
     }
@@ -170,6 +172,7 @@ impl Machine {
         }
         let out = self.sched.switch_out(cpu)?;
         self.sync_states();
+        self.pmu_sched_task(out.cpu, out.prev.map(TaskId), out.next.map(TaskId), out.swapped)?;
         self.perf_event_switch(cpu, prev, None, true, false)?;
         Ok(out)
     }

@@ -406,11 +406,14 @@ mod tests {
 
 /// The open-time face of a core PMU for the machine's PMU registry: `x86_pmu_event_init()` /
 /// `armpmu_event_init()` (an event the table does not know is -ENOENT; a CPU-bound event on a
-/// CPU outside a hybrid PMU's mask is -ENOENT).
+/// CPU outside a hybrid PMU's mask is -ENOENT; a branch-stack event on a PMU without LBR is
+/// -EOPNOTSUPP, as `amd_pmu_hw_config()` and `armpmu_event_init()` return).
 #[derive(Clone, Debug)]
 pub struct CorePmuDriver {
     /// The PMU's description.
     pub desc: CorePmuDesc,
+    /// The LBR behind the PMU (None: no branch stack, `x86_pmu.lbr_nr == 0`).
+    pub lbr: Option<crate::task_data::lbr::LbrFormat>,
 }
 
 impl super::Pmu for CorePmuDriver {
@@ -444,6 +447,12 @@ impl super::Pmu for CorePmuDriver {
         }
         if cpu >= 0 && self.desc.hybrid && self.desc.filter(cpu as u32) {
             return Err(Error::perf(Errno::ENOENT, format!("cpu = {cpu} is not a CPU of PMU {}", self.desc.name)));
+        }
+        if attr.sample_type & crate::abi::sample::PERF_SAMPLE_BRANCH_STACK != 0 && self.lbr.is_none() {
+            return Err(Error::perf(
+                Errno::EOPNOTSUPP,
+                format!("attr.sample_type has PERF_SAMPLE_BRANCH_STACK but PMU {} has no LBR", self.desc.name),
+            ));
         }
         self.desc.constraint_for(t, attr.config & crate::abi::types::PERF_HW_EVENT_MASK).map(|_| ())
     }

@@ -58,6 +58,20 @@ fn all_cpus() -> Vec<u32> {
     (0..PRESET_NR_CPUS).collect()
 }
 
+/// The LBR implementation behind a preset's core PMUs, which fixes the PMU task-data blob
+/// layout (`intel_pmu_lbr_init_skl()` / `intel_pmu_arch_lbr_init()`, spec A.5): Skylake and Ice
+/// Lake have the MSR ("legacy") LBR, Alder Lake has Arch LBR saved by XSAVES. AMD Zen (before
+/// Zen 4) and ARM PMUv3 without BRBE have no branch stack at all (`x86_pmu.lbr_nr == 0`,
+/// `!armpmu->has_branch_stack`): None.
+pub fn lbr_format(preset: &str) -> Option<crate::task_data::lbr::LbrFormat> {
+    use crate::task_data::lbr::LbrFormat;
+    match preset {
+        "intel-icx" | "intel-skl-ht" => Some(LbrFormat::Legacy),
+        "adl-hybrid" => Some(LbrFormat::ArchXsave),
+        _ => None,
+    }
+}
+
 /// The core PMUs of a preset, in registration order. `None` for an unknown name.
 pub fn core_pmus(preset: &str) -> Option<Vec<CorePmuDesc>> {
     let pmus = match preset {

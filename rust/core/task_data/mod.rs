@@ -7,7 +7,9 @@
 //!   lock-free, RCU-freed, and attached to every thread while a CPU-wide user exists.
 //!
 //! [`lbr`] models the LBR call-stack consumer, [`callstack`] the task scripts that drive it and
-//! [`study`] the completeness scenario. Blobs come from a [`alloc::TaskDataAlloc`] (the slab
+//! [`study`] the completeness scenario. On a [`crate::Machine`], [`machine_data`] holds each
+//! task's data in the machine's design and [`lbr_sched`] runs the per-CPU LBRs and the PMU's
+//! context-switch work. Blobs come from a [`alloc::TaskDataAlloc`] (the slab
 //! `KmemCache` plugs in there; [`alloc::StdBlobAlloc`] stands in for tests and benches). Facts:
 //! spec/task-data-slab-page-size.md part A, spec/context-and-scheduling.md §6.
 
@@ -15,6 +17,8 @@ pub mod alloc;
 pub mod callstack;
 pub mod global;
 pub mod lbr;
+pub mod lbr_sched;
+pub mod machine_data;
 pub mod perf_ctx_data;
 pub mod pmu_context_data;
 pub mod slab_alloc;
@@ -23,6 +27,7 @@ mod sync;
 
 pub use alloc::{AllocStats, BlobPtr, StdBlobAlloc, TaskDataAlloc};
 pub use global::{global_attach_memory, TaskDataMemory};
+pub use machine_data::{MachineTaskData, MachineTaskDataMemory, TaskDataDesign, TaskDataView};
 pub use perf_ctx_data::{
     GlobalWalk, PerfCtxData, RcuReadGuard, TaskDataStats, TaskDataTable, PERF_CTX_DATA_KMALLOC, PERF_CTX_DATA_SIZE,
 };

@@ -11,7 +11,7 @@ mod machine;
 mod mm;
 mod ring;
 mod sched;
-mod sideband;
+mod sim;
 mod slab;
 mod task_data;
 mod tasks;

@@ -56,11 +56,15 @@ impl PyMachine {
     /// `trace_pmu=True` adds the AUX-capable "trace" PMU; `allow_non_pow2_aux=True` lifts the
     /// power-of-two rule on AUX sizes (to study the 2^64 wrap). `optimized_switch=False`
     /// runs every context switch the slow way (no swap of equivalent clones), to compare.
+    /// `task_data` picks where PMU task data lives ("task_struct" = 6.15+, "pmu_context" =
+    /// 6.2-6.14), `task_data_alloc` where its blobs come from ("kmem_cache" or "kzalloc"),
+    /// `lbr_depth` the LBR depth (8..64, a multiple of 8; None = 32; only on presets with an LBR).
     #[new]
     #[pyo3(signature = (preset = "software-only", nr_cpus = 8, *, privileged = true, perf_event_paranoid = 2,
                         perf_event_max_sample_rate = 100_000, perf_event_max_stack = 127,
                         perf_event_mlock_kb = 516, trace_pmu = false, allow_non_pow2_aux = false,
-                        optimized_switch = true))]
+                        optimized_switch = true, task_data = "task_struct", task_data_alloc = "kmem_cache",
+                        lbr_depth = None))]
     #[allow(clippy::too_many_arguments)] // the Python keyword signature is the API
     fn new(
         preset: &str,
@@ -73,7 +77,12 @@ impl PyMachine {
         trace_pmu: bool,
         allow_non_pow2_aux: bool,
         optimized_switch: bool,
+        task_data: &str,
+        task_data_alloc: &str,
+        lbr_depth: Option<u32>,
     ) -> PyResult<Self> {
+        let design = guard(|| perfcore::task_data::TaskDataDesign::parse(task_data))?;
+        let backend = guard(|| perfcore::task_data::BlobBackend::parse(task_data_alloc))?;
         let cfg = MachineConfig {
             preset: preset.to_string(),
             nr_cpus,
@@ -87,6 +96,9 @@ impl PyMachine {
             caller: if privileged { Caller::root() } else { Caller::unprivileged() },
             trace_pmu,
             optimized_switch,
+            task_data: design,
+            task_data_alloc: backend,
+            lbr_depth,
         };
         let mut m = guard(|| Machine::new(cfg))?;
         m.allow_non_pow2_aux = allow_non_pow2_aux;
@@ -171,8 +183,10 @@ impl PyMachine {
     fn spawn(&self, comm: &str, uid: Option<u32>, kernel_thread: bool) -> PyResult<i32> {
         let mut m = lock(&self.inner)?;
         let uid = uid.unwrap_or(m.caller.uid);
-        let t = m.tasks.spawn(comm, uid, kernel_thread);
-        guard(|| Ok(m.tasks.get(t)?.pid))
+        guard(|| {
+            let t = m.spawn(comm, uid, kernel_thread)?;
+            Ok(m.tasks.get(t)?.pid)
+        })
     }
 
     /// The task with this pid exits (`perf_event_exit_task()`): inherited counts fold into
