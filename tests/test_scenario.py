@@ -167,6 +167,9 @@ class Oracle:
         elif action == "advance":
             m.advance(p["duration"])
             self.time_ns += p["duration"]
+        elif action == "run":
+            m.run(p["duration"])
+            self.time_ns += p["duration"]
         elif action == "rotate":
             self.results.append((action, m.rotate(p["cpu"], p["pmu"])))
         elif action == "set_rate":
@@ -202,7 +205,7 @@ class Oracle:
 ORACLE_STEPS = {"spawn", "fork", "exit_task", "exec", "set_affinity", "reset", "refresh", "period", "set_output",
                 "pause_output", "open", "close", "enable", "disable", "read", "poll", "mmap_ring", "switch_in",
                 "switch_out",
-                "advance", "rotate", "set_rate", "set_mux_interval_ms", "set_sysctl", "set_cpu_online",
+                "advance", "run", "rotate", "set_rate", "set_mux_interval_ms", "set_sysctl", "set_cpu_online",
                 "cgroup_create", "cgroup_attach", "mmap", "munmap", "collapse", "split", "page_size", "check_sched"}
 
 

@@ -148,6 +148,8 @@ STEPS: dict[str, StepSpec] = {
                            (_p("cpu", CPU, "the CPU"),), shorthand="cpu"),
     "advance": StepSpec("Machine.advance", "advance machine time; multiplexing timers fire at their expiries",
                         (_p("duration", DURATION, "how long", arg="ns"),), shorthand="duration"),
+    "run": StepSpec("Machine.run", "run the machine: the scheduler picks tasks by their workloads, timers and "
+                    "samples fire", (_p("duration", DURATION, "how long", arg="ns"),), shorthand="duration"),
     "rotate": StepSpec("Machine.rotate", "rotate the PMU's flexible groups on the CPU now; whether anything "
                        "rotated goes into the report", (_p("cpu", CPU, "the CPU"), _p("pmu", PMU, "the PMU")),
                        record=True),
