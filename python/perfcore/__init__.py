@@ -8,7 +8,7 @@ The engine is Rust (``perfcore._core``); this package is its Python front::
                                    sample_type="ip|tid|time"), pid=0, cpu=-1)
 """
 
-from perfcore import abi, mm, perf_data, slab
+from perfcore import abi, mm, perf_data, scenario, slab
 from perfcore._core import (
     AddressSpaces,
     Attr,
@@ -28,6 +28,7 @@ from perfcore._core import (
     lbr_callstack_study,
     task_data_memory,
 )
+from perfcore.errors import ScenarioError
 from perfcore.mm import check_zero_runs, from_smaps, page_size_histogram
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "PerfError",
     "RecordFormat",
     "RingBuffer",
+    "ScenarioError",
     "TaskDataTable",
     "UsageError",
     "__version__",
@@ -53,6 +55,7 @@ __all__ = [
     "mm",
     "page_size_histogram",
     "perf_data",
+    "scenario",
     "slab",
     "task_data_memory",
 ]
