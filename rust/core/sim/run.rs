@@ -154,14 +154,18 @@ impl Machine {
         Ok(())
     }
 
-    /// Put every task with a workload where it may run: a queued task outside its affinity
-    /// moves to another queue, a runnable task on no queue and no CPU (switched out by hand
-    /// or by an affinity change) joins one.
+    /// Put every task with a workload where it may run: a task switched in by hand leaves every
+    /// queue (a running task waits nowhere), a queued task outside its affinity moves to another
+    /// queue, a runnable task on no queue and no CPU (switched out by hand or by an affinity
+    /// change) joins one.
     fn sim_requeue(&mut self) -> Result<()> {
         let mut tasks: Vec<TaskId> = self.sim.workloads.keys().copied().collect();
         tasks.sort_unstable();
         for t in tasks {
             if self.running_on(t).is_some() {
+                for rq in &mut self.sim.rqs {
+                    rq.remove(t);
+                }
                 continue;
             }
             let queued = (0..self.nr_cpus()).find(|&c| self.sim.rqs[c as usize].contains(t));
