@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import perfcore
 from perfcore import cli
@@ -18,9 +22,22 @@ def test_version(capsys) -> None:  # type: ignore[no-untyped-def]
     assert capsys.readouterr().out.strip() == f"perfcore {perfcore.__version__}"
 
 
+def demo_json(cwd: Path | None = None) -> str:
+    """`perfcore demo --json` (it writes perfcore-demo.data into its working directory)."""
+    return subprocess.run([sys.executable, "-m", "perfcore.cli", "demo", "--json"], capture_output=True, text=True,
+                          check=True, cwd=cwd or Path(__file__).parent / "_demo_cwd").stdout
+
+
+def setup_module() -> None:
+    (Path(__file__).parent / "_demo_cwd").mkdir(exist_ok=True)
+
+
+def teardown_module() -> None:
+    shutil.rmtree(Path(__file__).parent / "_demo_cwd", ignore_errors=True)
+
+
 def test_demo_json_reports_model_answers() -> None:
-    out = subprocess.run([sys.executable, "-m", "perfcore.cli", "demo", "--json"], capture_output=True, text=True,
-                         check=True).stdout
+    out = demo_json()
     rep = json.loads(out)
     rows = {r["case"]: r["result"] for r in rep["perf_event_open"]}
     assert rows["task-clock, counting"].startswith("ok")
@@ -30,8 +47,7 @@ def test_demo_json_reports_model_answers() -> None:
 
 
 def test_demo_reports_slab_memory_and_page_sizes() -> None:
-    out = subprocess.run([sys.executable, "-m", "perfcore.cli", "demo", "--json"], capture_output=True, text=True,
-                         check=True).stdout
+    out = demo_json()
     rep = json.loads(out)
     mem = {r["allocator"].split("(")[0]: r for r in rep["task_data_memory_10k_threads"]}
     # SLUB arithmetic (spec B.3): 788 -> stride 832, 39 per order-3 slab at 8 CPUs; kmalloc-1k 32 per slab
@@ -44,8 +60,7 @@ def test_demo_reports_slab_memory_and_page_sizes() -> None:
 
 
 def test_demo_multiplexing_and_callstacks() -> None:
-    out = subprocess.run([sys.executable, "-m", "perfcore.cli", "demo", "--json"], capture_output=True, text=True,
-                         check=True).stdout
+    out = demo_json()
     rep = json.loads(out)
     rows = rep["multiplexing"]["rows"]
     assert len(rows) == 9
@@ -58,3 +73,25 @@ def test_demo_multiplexing_and_callstacks() -> None:
     cs = {r["mode"].split(",")[0] + r["mode"][-6:]: r["full_percent"] for r in rep["lbr_callstacks"]}
     full = [r["full_percent"] for r in rep["lbr_callstacks"]]
     assert full[0] >= 99 and full[2] >= 99 and full[1] < 90, cs
+
+
+def test_demo_inheritance_swap_equals_slow_path() -> None:
+    inh = json.loads(demo_json())["inheritance"]
+    fast, slow = inh["optimized"], inh["slow_path"]
+    assert fast["children"] == slow["children"] == 2
+    # 2 threads x 2e9 cycles/s sharing one CPU for 0.1 s: 2e8 cycles, whichever path ran
+    assert fast["count"] == slow["count"] == 200_000_000
+    assert fast["switch_swap"] > 0 and fast["switch_slow"] == 0
+    assert slow["switch_swap"] == 0 and slow["switch_slow"] == fast["switch_swap"]
+
+
+@pytest.mark.skipif(shutil.which("perf") is None, reason="the perf tool (Debian linux-perf) is not installed")
+def test_demo_perf_data_opens_in_the_real_perf_script(tmp_path: Path) -> None:
+    rep = json.loads(demo_json(tmp_path))
+    pdata = rep["lbr_callstacks"][0]["perf_data"]
+    assert pdata["by_type"]["sample"] == rep["lbr_callstacks"][0]["samples"] == 1000
+    out = subprocess.run(["perf", "script", "-i", str(tmp_path / pdata["path"]), "-F", "comm,tid,period,ip"],
+                         capture_output=True, text=True, check=True)
+    heads = [ln for ln in out.stdout.splitlines() if ln.startswith("tchain_edit")]
+    assert len(heads) == 1000
+    assert all(ln.split()[1:3] == ["4", "100000"] for ln in heads), heads[:3]

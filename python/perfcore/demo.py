@@ -110,20 +110,95 @@ def _multiplexing(seconds_ms: int = 400) -> dict[str, Any]:
     return {"seconds": seconds_ms / 1000, "rows": rows, "stats": m.stats()}
 
 
-def _callstacks() -> list[dict[str, Any]]:
-    """Share of full main-f1-f2-f3 LBR call stacks (tchain_edit preempted by 3 tasks)."""
-    out = []
-    for mode, label in [("per_process", "per-process event"),
-                        ("system_wide_pmu_context", "system-wide, task data in the pmu context (6.2-6.14)"),
-                        ("system_wide_task_struct", "system-wide, task data in task_struct (6.15+)")]:
-        r = pc._core.lbr_callstack_study(mode=mode)
-        out.append({"mode": label, "samples": r["samples"], "full_percent": r["full_percent"],
-                    "only_f3": r["shapes"].get("f3", 0)})
+LBR_ATTR: dict[str, Any] = dict(type="hardware", config="cycles", sample_period=100_000, exclude_kernel=True,
+                sample_type="ip|tid|time|period|callchain|branch_stack", branch_sample_type="user|call_stack",
+                sample_id_all=True, context_switch=True, comm=True, task=True)
+
+
+def _lbr_machine_run(target: str, task_data: str, perf_data_path: str | None = None,
+                     duration_ms: int = 400) -> dict[str, Any]:
+    """tchain_edit (main -> f1 -> f2 -> f3, hot in f3) pinned to CPU 0, preempted by 3 noise
+    tasks (4 ms slices), LBR call-stack sampling every 100k cycles on the running machine.
+    With ``perf_data_path`` the event's ring is written there as a perf.data file."""
+    m = pc.Machine("intel-skl-ht", nr_cpus=2, task_data=task_data)
+    tchain = m.spawn("tchain_edit")
+    m.set_workload(tchain, "tchain_edit", cpus=[0])
+    pids = [tchain]
+    for i in range(3):
+        p = m.spawn(f"noise{i}")
+        w = 37_000 + 1_000 * i
+        m.set_workload(p, [("work", w), ("call", "g1"), ("work", w), ("call", "g2"), ("work", w), "ret", "ret"],
+                       cpus=[0], root=f"noise{i}")
+        pids.append(p)
+    for p in pids:
+        m.set_rate(p, "cycles", 1e9)
+    attr = pc.Attr(**LBR_ATTR)
+    events = [m.perf_event_open(attr, pid=tchain)] if target == "per_process" else \
+        [m.perf_event_open(attr, pid=-1, cpu=c) for c in range(m.nr_cpus)]
+    ring = events[0].mmap(256) if perf_data_path else None
+    for p in pids:  # the COMM records (exec) that name the tasks for `perf script`
+        m.exec(p, m.task(p)["comm"])
+    m.run(duration_ms * MS)
+    samples = [s for s in m.take_samples() if s["pid"] == tchain]
+    full = sum(1 for s in samples if s["stack"][:1] == ["main"])
+    only_f3 = sum(1 for s in samples if s["stack"] == ["f3"])
+    mem = m.task_data_memory() or {}
+    out: dict[str, Any] = {"samples": len(samples), "full_percent": round(100.0 * full / max(1, len(samples)), 1),
+                           "only_f3": only_f3, "task_data_objects": mem.get("objects", 0),
+                           "switches": m.run_stats()["switches"]}
+    if ring is not None and perf_data_path is not None:
+        stats = ring.stats()
+        from perfcore import perf_data
+
+        out["perf_data"] = {"path": perf_data_path, "records": stats["records"], "lost": stats["lost"]}
+        perf_data.write_ring(perf_data_path, ring, events[0], cmdline=["perfcore", "demo"])
+        kinds: dict[str, int] = {}
+        for r in perf_data.read(perf_data_path).records():
+            kinds[r["type"]] = kinds.get(r["type"], 0) + 1
+        out["perf_data"]["by_type"] = kinds
+    for e in events:
+        e.close()
     return out
 
 
-def report() -> dict[str, Any]:
-    """Build the demo report as plain data."""
+def _callstacks(perf_data_path: str | None) -> list[dict[str, Any]]:
+    """Share of full main-f1-f2-f3 LBR call stacks: per-process, and system-wide before and
+    after v6.15 (task data in the pmu context vs in task_struct)."""
+    runs = [("per_process", "task_struct", "per-process event"),
+            ("system_wide", "pmu_context", "system-wide, task data in the pmu context (6.2-6.14)"),
+            ("system_wide", "task_struct", "system-wide, task data in task_struct (6.15+)")]
+    return [{"mode": label, **_lbr_machine_run(target, td, perf_data_path if i == 0 else None)}
+            for i, (target, td, label) in enumerate(runs)]
+
+
+def _inheritance() -> dict[str, Any]:
+    """A process with an inherited cycles event forks two threads that alternate on CPU 0: the
+    optimised context switch swaps their cloned contexts, and the parent's read sums the
+    children; the same schedule with the swap disabled gives the same totals."""
+    out: dict[str, Any] = {}
+    for optimized in (True, False):
+        m = pc.Machine("intel-icx", nr_cpus=2, optimized_switch=optimized)
+        proc = m.spawn("app")
+        ev = m.perf_event_open(pc.Attr(type="hardware", config="cycles", inherit=True,
+                                       read_format="total_time_enabled|total_time_running"), pid=proc)
+        threads = [m.fork(proc, clone_thread=True) for _ in range(2)]
+        for t in threads:
+            m.set_rate(t, "cycles", 2e9)
+            m.set_workload(t, "noise", cpus=[0])
+        m.set_slice_ns(1 * MS)
+        m.run(100 * MS)
+        r = m.read(ev)
+        assert r is not None
+        st = m.stats()
+        out["optimized" if optimized else "slow_path"] = {
+            "children": ev.children, "count": r["value"], "time_enabled": r["time_enabled"],
+            "switch_swap": st["switch_swap"], "switch_slow": st["switch_slow"]}
+    return out
+
+
+def report(perf_data_path: str | None = "perfcore-demo.data") -> dict[str, Any]:
+    """Build the demo report as plain data; the per-process LBR run's ring is written to
+    ``perf_data_path`` (None: no file)."""
     m = pc.Machine("software-only", nr_cpus=8)
     opens = []
     for label, attr, kw in _open_cases():
@@ -137,7 +212,8 @@ def report() -> dict[str, Any]:
         "perf_event_open": opens,
         "attr_bytes_ver8": pc.Attr(type="software", config="cpu-clock").to_bytes().hex(),
         "multiplexing": _multiplexing(),
-        "lbr_callstacks": _callstacks(),
+        "lbr_callstacks": _callstacks(perf_data_path),
+        "inheritance": _inheritance(),
         "task_data_memory_10k_threads": _task_data_memory(),
         "data_page_size": _page_sizes(),
     }
@@ -174,12 +250,28 @@ def run(json_output: bool = False) -> int:
         st.add_row(row["event"], f"{row['count']:,}", f"{row['scaled']:,}", f"{row['true']:,}",
                    f"{row['running_percent']:.2f}%")
     con.print(st)
-    cs = Table(title="LBR call stacks of tchain_edit preempted by 3 tasks (% full main-f1-f2-f3)")
-    for col in ("mode", "samples", "full %", "only f3"):
+    cs = Table(title="LBR call stacks of tchain_edit preempted by 3 tasks on intel-skl-ht, 0.4 s "
+                     "(Machine.run; % full main-f1-f2-f3)")
+    for col in ("mode", "samples", "full %", "only f3", "perf_ctx_data objects"):
         cs.add_column(col)
     for row in rep["lbr_callstacks"]:
-        cs.add_row(row["mode"], str(row["samples"]), f"{row['full_percent']:.1f}%", str(row["only_f3"]))
+        cs.add_row(row["mode"], str(row["samples"]), f"{row['full_percent']:.1f}%", str(row["only_f3"]),
+                   str(row["task_data_objects"]))
     con.print(cs)
+    pdata = rep["lbr_callstacks"][0].get("perf_data")
+    if pdata:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(pdata["by_type"].items()))
+        con.print(f"records written by the per-process run: {pdata['records']} ({pdata['lost']} lost) -> "
+                  f"[cyan]{pdata['path']}[/cyan] ({kinds}); open it with [bold]perf script -i {pdata['path']}[/bold]")
+    inh = rep["inheritance"]
+    it = Table(title="inherit=1 cycles on a process whose 2 threads alternate on CPU 0 (0.1 s, 1 ms slices)")
+    for col in ("switch path", "children", "count (parent + children)", "enabled ns", "swaps", "slow switches"):
+        it.add_column(col)
+    for key, label in (("optimized", "optimised swap on"), ("slow_path", "swap disabled")):
+        r = inh[key]
+        it.add_row(label, str(r["children"]), f"{r['count']:,}", f"{r['time_enabled']:,}", str(r["switch_swap"]),
+                   str(r["switch_slow"]))
+    con.print(it)
     mem = Table(title="PMU task data for 10,000 threads (788-byte LBR blob, 64-byte aligned for XSAVE), 8 CPUs")
     for col in ("allocator", "stride", "objects_per_slab", "slabs", "mb", "aligned_64"):
         mem.add_column(col)
@@ -204,6 +296,11 @@ def _print_plain(rep: dict[str, Any]) -> None:
         print(f"  {row['event']:<20} {row['count']:>14,} scaled {row['scaled']:>14,} ({row['running_percent']:.2f}%)")
     for row in rep["lbr_callstacks"]:
         print(f"  {row['mode']:<55} {row['full_percent']:.1f}% full stacks")
+    pdata = rep["lbr_callstacks"][0].get("perf_data")
+    if pdata:
+        print(f"  {pdata['records']} records -> {pdata['path']} (perf script -i {pdata['path']})")
+    for key, r in rep["inheritance"].items():
+        print(f"  inherit, {key:<10} count {r['count']:,} swaps {r['switch_swap']} slow {r['switch_slow']}")
     for row in rep["task_data_memory_10k_threads"]:
         print(f"  {row['allocator']:<40} {row['mb']} MB in {row['slabs']} slabs")
     for row in rep["data_page_size"]:
