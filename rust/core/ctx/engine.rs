@@ -171,6 +171,40 @@ pub struct SEvent {
 }
 
 impl SEvent {
+    /// A new, unlinked event of `ctx`/`epc` in `state` (OFF or INACTIVE) whose times start at
+    /// context time `tstamp`; `parent` is the top-level parent of an inherited copy
+    /// (`perf_event_alloc()` + `perf_event__state_init()`).
+    pub(crate) fn new(
+        spec: EventSpec,
+        ctx: CtxId,
+        epc: EpcId,
+        leader: u32,
+        state: EventState,
+        tstamp: u64,
+        parent: Option<u32>,
+    ) -> Self {
+        SEvent {
+            spec,
+            ctx,
+            epc,
+            leader,
+            siblings: Vec::new(),
+            state,
+            node: NodeId::NIL,
+            group_index: 0,
+            oncpu: -1,
+            tstamp,
+            total_time_enabled: 0,
+            total_time_running: 0,
+            count: 0.0,
+            parent,
+            children: Vec::new(),
+            child_count: 0.0,
+            child_total_time_enabled: 0,
+            child_total_time_running: 0,
+        }
+    }
+
     /// A software event (no counter).
     pub fn is_software(&self) -> bool {
         self.spec.constraint.is_none()
@@ -496,26 +530,7 @@ impl Engine {
             (Some(cg), None) => self.cgroup_time_now(cg, spec.cpu as u32),
             _ => self.ctxs[ctx.0 as usize].time_now(self.now),
         };
-        let ev = SEvent {
-            spec,
-            ctx,
-            epc,
-            leader,
-            siblings: Vec::new(),
-            state,
-            node: NodeId::NIL,
-            group_index: 0,
-            oncpu: -1,
-            tstamp,
-            total_time_enabled: 0,
-            total_time_running: 0,
-            count: 0.0,
-            parent: None,
-            children: Vec::new(),
-            child_count: 0.0,
-            child_total_time_enabled: 0,
-            child_total_time_running: 0,
-        };
+        let ev = SEvent::new(spec, ctx, epc, leader, state, tstamp, None);
         if self.events.len() <= id as usize {
             self.events.resize(id as usize + 1, None);
         }

@@ -16,7 +16,6 @@
 use super::cgroup::ROOT_CGROUP;
 use super::context::{CtxId, EVENT_ALL, EVENT_TIME};
 use super::engine::{Engine, SEvent};
-use super::rbtree::NodeId;
 use crate::events::EventState;
 use crate::{Error, Result};
 
@@ -110,26 +109,8 @@ impl Engine {
         let epc = self.get_epc(child_ctx, epc_pmu);
         let id = self.next_free_id();
         let tstamp = self.ctxs[child_ctx.0 as usize].time_now(self.now);
-        self.events.push(Some(SEvent {
-            spec,
-            ctx: child_ctx,
-            epc,
-            leader: group_leader.unwrap_or(id),
-            siblings: Vec::new(),
-            state,
-            node: NodeId::NIL,
-            group_index: 0,
-            oncpu: -1,
-            tstamp,
-            total_time_enabled: 0,
-            total_time_running: 0,
-            count: 0.0,
-            parent: Some(top),
-            children: Vec::new(),
-            child_count: 0.0,
-            child_total_time_enabled: 0,
-            child_total_time_running: 0,
-        }));
+        let leader = group_leader.unwrap_or(id);
+        self.events.push(Some(SEvent::new(spec, child_ctx, epc, leader, state, tstamp, Some(top))));
         self.list_add_event(id);
         if let Some(l) = group_leader {
             self.em(l).siblings.push(id);

@@ -70,15 +70,7 @@ impl Machine {
         if let Some(format) = self.buffers.format_of(event) {
             return Ok(OutputEvent { id, format });
         }
-        let a = &ev.attr;
-        let format = OutputFormat::new(
-            a.sample_type,
-            a.read_format,
-            a.flag(AttrFlag::SampleIdAll),
-            a.branch_sample_type,
-            a.sample_regs_user,
-            a.sample_regs_intr,
-        )?;
+        let format = OutputFormat::for_attr(&ev.attr)?;
         self.buffers.output_mut(event).format = Some(format);
         Ok(OutputEvent { id, format })
     }

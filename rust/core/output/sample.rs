@@ -76,6 +76,19 @@ pub struct OutputFormat {
 }
 
 impl OutputFormat {
+    /// The record layout of an event's attr (sample_type, read_format, sample_id_all, branch
+    /// and register masks), validated as [`OutputFormat::new`] does.
+    pub fn for_attr(a: &crate::abi::attr::PerfEventAttr) -> Result<Self> {
+        Self::new(
+            a.sample_type,
+            a.read_format,
+            a.flag(crate::abi::attr::AttrFlag::SampleIdAll),
+            a.branch_sample_type,
+            a.sample_regs_user,
+            a.sample_regs_intr,
+        )
+    }
+
     /// Validate the masks (EINVAL as perf_event_open would) and precompute the sizes.
     pub fn new(
         sample_type: u64,

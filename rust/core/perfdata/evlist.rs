@@ -25,14 +25,7 @@ pub struct FileAttr {
 
 /// The record layout of an attr (its [`OutputFormat`]), validated as perf_event_open() would.
 pub fn output_format(a: &PerfEventAttr) -> Result<OutputFormat> {
-    OutputFormat::new(
-        a.sample_type,
-        a.read_format,
-        a.flag(AttrFlag::SampleIdAll),
-        a.branch_sample_type,
-        a.sample_regs_user,
-        a.sample_regs_intr,
-    )
+    OutputFormat::for_attr(a)
 }
 
 /// The name perf gives an event without a user-chosen name (modifiers aside): the software
