@@ -90,3 +90,27 @@ def test_swap_equals_slow_path_for_any_slice_with_swap_task_ctx(slice_us, thread
     assert fstats["switch_swap"] > 0
     # every sample of the hot function carries the whole chain: no stack was lost on a swap
     assert all(s[2] == "main-f1-f2-f3" for s in fast if s[2].endswith("f3"))
+
+
+def test_example_prints_the_swap_table():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "lbr_callstack.py"
+    spec = importlib.util.spec_from_file_location("lbr_callstack", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    old_fast, old_slow = mod.swap_run("pmu_context", True), mod.swap_run("pmu_context", False)
+    new_fast, new_slow = mod.swap_run("task_struct", True), mod.swap_run("task_struct", False)
+    for r in (old_fast, new_fast):
+        assert r["swaps"] > 50 and r["slow"] == 0
+    for r in (old_slow, new_slow):
+        assert r["swaps"] == 0 and r["slow"] > 50
+    # the swap costs no sample, and with swap_task_ctx (6.2-6.14) no stack
+    assert old_fast["samples"] == old_slow["samples"] == new_fast["samples"] == new_slow["samples"]
+    for r in (old_fast, old_slow, new_slow):
+        assert all(p >= 99.0 for p in r["full_percent_by_tid"].values()), r
+    first, second = sorted(new_fast["full_percent_by_tid"])
+    assert new_fast["full_percent_by_tid"][first] >= 99.0 > 90.0 > new_fast["full_percent_by_tid"][second]
+    assert "task_struct" in mod.swap_table()
