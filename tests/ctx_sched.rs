@@ -394,3 +394,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn invariant_check_catches_unbalanced_counts_and_broken_links() {
+    let (mut e, core, _) = engine("intel-icx");
+    let mut next = 0;
+    let l = group(&mut e, &mut next, core[0], &["cycles", "instructions"], Some(7), -1, false);
+    e.switch_in(0, 7).unwrap();
+    e.check_invariants().unwrap();
+    let ctx = e.ev(l).unwrap().ctx;
+    let epc = e.ev(l).unwrap().epc;
+    // every corruption below is one the reference-count check must name
+    let mut bad = e.clone();
+    bad.ctxs[ctx.0 as usize].nr_events += 1;
+    assert!(bad.check_invariants().unwrap_err().contains("nr_events"));
+    let mut bad = e.clone();
+    bad.epcs[epc.0 as usize].nr_events -= 1;
+    assert!(bad.check_invariants().unwrap_err().contains("epc"));
+    let mut bad = e.clone();
+    bad.ctxs[ctx.0 as usize].event_list.pop();
+    assert!(bad.check_invariants().is_err());
+    let mut bad = e.clone();
+    bad.events[l as usize].as_mut().unwrap().children.push(l);
+    assert!(bad.check_invariants().unwrap_err().contains("child"));
+}

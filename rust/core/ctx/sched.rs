@@ -641,10 +641,61 @@ impl Engine {
 
     /// Invariants checked by the model-based tests: PMU counters never over-committed, groups
     /// never partially on the PMU, epc active lists = ACTIVE leaders, `time_running <=
-    /// time_enabled`, ACTIVE only on the event's CPU and within the PMU's CPU mask.
+    /// time_enabled`, ACTIVE only on the event's CPU and within the PMU's CPU mask; the group
+    /// trees ordered and red-black with exactly the linked leaders of their kind; the
+    /// reference counts balanced (`ctx->nr_events`, `epc->nr_events` = the events that point at
+    /// them; every inherited copy on its top parent's `child_list` and nothing else there).
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
         for p in &self.pmus {
             p.ops.check()?;
+        }
+        // Attached events are those on their context's event_list (list_add_event() ..
+        // list_del_event()); an EXIT or remove_on_exec'ed event keeps `ctx` but is off the list.
+        let mut epc_events = vec![0u32; self.epcs.len()];
+        for (i, c) in self.ctxs.iter().enumerate() {
+            if c.nr_events as usize != c.event_list.len() {
+                return Err(format!("context {i}: nr_events {} but {} on event_list", c.nr_events, c.event_list.len()));
+            }
+            let mut leaders = [0usize; 2];
+            for &id in &c.event_list {
+                let e = self.events.get(id as usize).and_then(Option::as_ref);
+                let Some(e) = e.filter(|e| e.ctx.0 as usize == i) else {
+                    return Err(format!("context {i}: event_list names {id}, not an event of this context"));
+                };
+                epc_events[e.epc.0 as usize] += 1;
+                if !e.node.is_nil() {
+                    leaders[usize::from(e.spec.pinned)] += 1;
+                }
+            }
+            for (kind, tree) in [(0, &c.flexible), (1, &c.pinned)] {
+                tree.check().map_err(|e| format!("context {i}: group tree: {e}"))?;
+                if tree.len() != leaders[kind] {
+                    return Err(format!(
+                        "context {i}: tree holds {} groups, {} leaders linked",
+                        tree.len(),
+                        leaders[kind]
+                    ));
+                }
+            }
+        }
+        for (i, e) in self.epcs.iter().enumerate() {
+            if e.nr_events != epc_events[i] {
+                return Err(format!("epc {i}: nr_events {} but {} attached events use it", e.nr_events, epc_events[i]));
+            }
+        }
+        for (id, e) in self.events.iter().enumerate() {
+            let Some(e) = e else { continue };
+            if let Some(p) = e.parent {
+                match self.events.get(p as usize).and_then(Option::as_ref) {
+                    Some(pe) if pe.children.contains(&(id as u32)) => {}
+                    _ => return Err(format!("event {id}: not on its parent {p}'s child list")),
+                }
+            }
+            for &c in &e.children {
+                if self.events.get(c as usize).and_then(Option::as_ref).and_then(|x| x.parent) != Some(id as u32) {
+                    return Err(format!("event {id}: child {c} does not name it as parent"));
+                }
+            }
         }
         for (id, e) in self.events.iter().enumerate() {
             let Some(e) = e else { continue };

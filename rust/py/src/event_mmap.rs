@@ -27,14 +27,15 @@ pub fn mmap_data(
         let mut m = lock(cell)?;
         let out = guard(|| m.perf_mmap(id, MmapRequest { len, pgoff: 0, shared, prot_write: writable }, None))?;
         let key = m.rb_key(id).ok_or_else(|| InternalError::new_err("mmap succeeded without a ring"))?;
-        let made = match out.action {
-            MmapAction::CreateRb { .. } => {
-                let ev = m.output_event(id).map_err(to_py)?;
-                let consumer =
-                    m.ring_buffer(key).ok_or_else(|| InternalError::new_err("new ring not found"))?.consumer();
-                Some(PyRingBuffer::machine_backed(cell.clone(), key, consumer, ev))
-            }
-            _ => None,
+        // A new ring gets its object; so does a shared one whose object went with a closed
+        // owner (the core keeps a ring while it is mapped, e.g. through SET_OUTPUT).
+        let known = cell.rings.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&key);
+        let made = if matches!(out.action, MmapAction::CreateRb { .. }) || !known {
+            let ev = m.output_event(id).map_err(to_py)?;
+            let consumer = m.ring_buffer(key).ok_or_else(|| InternalError::new_err("new ring not found"))?.consumer();
+            Some(PyRingBuffer::machine_backed(cell.clone(), key, consumer, ev))
+        } else {
+            None
         };
         (out, key, made)
     };
