@@ -542,7 +542,11 @@ impl PyEvent {
     fn close(&self) -> PyResult<()> {
         let mut m = lock(&self.machine)?;
         guard(|| m.close(self.id))?;
-        crate::event_mmap::forget(&self.machine, self.id);
+        // A ring still mapped outlives its owner's close (other events may write to it through
+        // SET_OUTPUT): its RingBuffer object stays with the machine until the last unmap.
+        if m.ring_buffer(self.id).is_none() {
+            crate::event_mmap::forget(&self.machine, self.id);
+        }
         Ok(())
     }
 
@@ -591,7 +595,12 @@ impl PyEvent {
     #[pyo3(signature = (*, aux = false))]
     fn munmap(&self, aux: bool) -> PyResult<()> {
         let mut m = lock(&self.machine)?;
-        guard(|| m.munmap_event(self.id, aux))
+        let key = m.rb_key(self.id);
+        guard(|| m.munmap_event(self.id, aux))?;
+        if let Some(k) = key.filter(|k| m.ring_buffer(*k).is_none()) {
+            crate::event_mmap::forget(&self.machine, k); // the last unmap freed the ring
+        }
+        Ok(())
     }
 
     fn __eq__(&self, other: PyRef<'_, PyEvent>) -> bool {
