@@ -165,3 +165,28 @@ def test_two_threads_alternating_always_swap():
         m.switch_in(0, t)
     s = m.stats()
     assert (s["switch_swap"], s["switch_slow"]) == (19, 0)
+
+
+def test_a_fork_after_the_opener_exited_still_inherits_so_swap_equals_slow_path():
+    """inherit_event(): only a DEAD/REVOKED top-level parent gives no copy; one in EXIT (its task
+    exited) is copied in the immediate parent's state. Found by the soak: the grandchild's
+    context was a clone without the event, so the swap and the slow path counted differently."""
+    reads = []
+    for optimized in (True, False):
+        m = pc.Machine("intel-icx", 2, optimized_switch=optimized)
+        root = m.spawn("app")
+        e = m.perf_event_open(pc.Attr(type="hardware", config="cpu-cycles", read_format=3, inherit=1), pid=root)
+        child = m.fork(root)
+        m.exit_task(root)
+        grandchild = m.fork(child)
+        for t in (child, grandchild):
+            m.set_rate(t, "cycles", 1e9)
+        assert e.state == "EXIT" and e.children == 2
+        m.switch_in(0, child)
+        m.advance(1000)
+        m.switch_in(0, grandchild)
+        m.advance(3000)
+        reads.append(m.read(e))
+        assert m.stats()["switch_swap"] == (1 if optimized else 0)
+    assert reads[0] == reads[1]
+    assert reads[0]["value"] == 4000 and reads[0]["time_running"] == 4000

@@ -91,11 +91,14 @@ impl Engine {
     }
 
     /// `inherit_event()`: a copy of `parent_event` in `child_ctx` under `group_leader` (None:
-    /// it leads). Returns the child's engine id.
+    /// it leads). Returns the child's engine id. Only a DEAD (`is_orphaned_event()`) or REVOKED
+    /// top-level parent gives no copy; a top-level event in EXIT (its task exited) is still
+    /// copied, in the state of the immediate parent (`parent_state` is read before the walk to
+    /// the top), so cloned contexts keep identical events.
     fn inherit_event(&mut self, parent_event: u32, child_ctx: CtxId, group_leader: Option<u32>) -> Option<u32> {
         let top = self.e(parent_event).parent.unwrap_or(parent_event);
-        if self.e(top).state <= EventState::Exit {
-            return None; // is_orphaned_event() / REVOKED: no child
+        if self.e(top).state <= EventState::Revoked {
+            return None;
         }
         let pe = self.e(parent_event);
         let state = if pe.state >= EventState::Inactive { EventState::Inactive } else { EventState::Off };
