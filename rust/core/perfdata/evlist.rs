@@ -168,6 +168,13 @@ impl EventList {
     /// `Ok(None)` for tool records (type >= 64), which belong to no attr. Errors name the id
     /// when it is not in any attr's ids, or the size when the record is too short to hold it.
     pub fn attr_of(&self, b: &[u8], offset: u64) -> Result<Option<usize>> {
+        if b.len() < 8 {
+            return Err(Error::perf_data(
+                offset,
+                format!("record of {} bytes: shorter than its 8-byte header", b.len()),
+            ));
+        }
+        // cannot fire: a 4-byte slice of a record at least 8 bytes long (checked above)
         let (type_, size) = (u32::from_le_bytes(b[0..4].try_into().expect("4")), b.len());
         if type_ >= PERF_RECORD_HEADER_ATTR {
             return Ok(None);
@@ -203,6 +210,7 @@ impl EventList {
                 format!("SAMPLE: header.size {size} is too small to hold the sample id at byte {word}"),
             ));
         }
+        // cannot fire: an 8-byte slice inside the record (`word + 8 <= size` checked above)
         let id = u64::from_le_bytes(b[word..word + 8].try_into().expect("8"));
         match self.attr_for_id(id) {
             Some(i) => Ok(Some(i)),

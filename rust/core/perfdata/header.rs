@@ -184,6 +184,7 @@ impl FileHeader {
                 format!("magic: the file has {} bytes, too short for the 8-byte magic", b.len()),
             ));
         }
+        // cannot fire: an 8-byte slice, length checked above
         let magic: [u8; 8] = b[0..8].try_into().expect("8");
         if magic != PERF_MAGIC {
             let mut swapped = PERF_MAGIC;
